@@ -1,0 +1,88 @@
+import type { ModelSpec } from '../models/spec';
+
+/**
+ * One image, already resized for the model (aspect kept for letterbox models) as packed RGB
+ * bytes, HWC. The runtime places it at (offsetX, offsetY) inside the model's input and fills the
+ * rest with the spec's pad value while it builds the tensor: the one pass over the pixels that
+ * cannot be avoided also does the padding.
+ */
+export interface PreparedFrame {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  offsetX: number;
+  offsetY: number;
+}
+
+/** A box in model-input pixels: x1, y1, x2, y2. */
+export type Box = [number, number, number, number];
+
+export interface RawDetection {
+  classId: number;
+  score: number;
+  box: Box;
+}
+
+export interface DecodeOptions {
+  /** Minimum score (objectness x class score where the model has objectness). */
+  confidence: number;
+  /** IoU above which a lower-scored box of the same class is suppressed. */
+  iou: number;
+  /** Upper bound on detections per image after NMS. */
+  maxDetections: number;
+}
+
+export interface StageTimings {
+  /** Building the input tensor from the prepared pixels. */
+  tensorMs: number;
+  /** The model itself (session.run / infer). */
+  inferenceMs: number;
+  /** Decoding and NMS. */
+  postprocessMs: number;
+  /** How many frames shared the model call (1 when not batched). */
+  batchSize: number;
+}
+
+export interface FrameResult {
+  detections: RawDetection[];
+  timings: StageTimings;
+}
+
+export interface RuntimeInfo {
+  runtime: string;
+  device: string;
+  /** How many model calls can be in flight at once (workers or infer requests). */
+  concurrency: number;
+  /** Largest N this runtime can run as one N-batch tensor; 1 when it loops. */
+  maxBatch: number;
+}
+
+/**
+ * A loaded model on one runtime. It knows nothing of cameras, settings or Scrypted: it turns
+ * prepared frames into detections in model-input pixels. Adding a runtime is adding one file
+ * that implements this.
+ */
+export interface DetectorRuntime {
+  readonly spec: ModelSpec;
+  readonly info: RuntimeInfo;
+  /** Runs the frames (one batch), resolving with one result per frame, in order. */
+  detect(frames: PreparedFrame[], options: DecodeOptions): Promise<FrameResult[]>;
+  /** Releases sessions, workers and child processes. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Execution provider / device: `cpu`, `cuda`, `coreml`, `dml` (onnx); `AUTO`, `CPU`, `GPU`, `NPU` (openvino). */
+  device: string;
+  /** Intra-op threads per model session (0 lets the runtime decide). */
+  threads: number;
+  /** Parallel runners (worker threads, infer requests, pool workers). */
+  concurrency: number;
+}
+
+export class RuntimeError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RuntimeError';
+  }
+}
