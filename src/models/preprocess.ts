@@ -1,0 +1,116 @@
+import type { Sharp as SharpPipeline } from 'sharp';
+import type SharpModule from 'sharp';
+import { loadNative } from '../native';
+import type { PreparedFrame } from '../runtimes/runtime';
+import { placeImage, type Placement } from './geometry';
+import type { InputSpec } from './spec';
+
+type Sharp = typeof SharpModule;
+let sharpModule: Sharp | undefined;
+function sharp(): Sharp {
+  sharpModule ??= loadNative<Sharp>('sharp');
+  return sharpModule;
+}
+
+/** Largest image accepted, in pixels: far above any camera (8K is 33 MP), far below memory trouble. */
+export const MAX_INPUT_PIXELS = 100_000_000;
+
+export type ImageSource =
+  | { kind: 'encoded'; data: Uint8Array; mimeType?: string }
+  | { kind: 'raw'; data: Uint8Array; width: number; height: number; channels: 1 | 3 | 4 };
+
+export interface PreparedImage {
+  frame: PreparedFrame;
+  placement: Placement;
+  /** Decoding and resizing, which libvips fuses into one pipeline. */
+  decodeMs: number;
+}
+
+export class ImageInputError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ImageInputError';
+  }
+}
+
+function describe(source: ImageSource): string {
+  return source.kind === 'encoded'
+    ? `${source.mimeType ?? 'encoded image'}, ${source.data.length} bytes`
+    : `raw ${source.width}x${source.height}x${source.channels}, ${source.data.length} bytes`;
+}
+
+function checkRaw(source: Extract<ImageSource, { kind: 'raw' }>): void {
+  const { width, height, channels, data } = source;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new ImageInputError(`raw image has invalid size ${width}x${height}`);
+  }
+  if (width * height > MAX_INPUT_PIXELS) {
+    throw new ImageInputError(`raw image ${width}x${height} exceeds the ${MAX_INPUT_PIXELS / 1e6} MP limit`);
+  }
+  const expected = width * height * channels;
+  if (data.length !== expected) {
+    throw new ImageInputError(`raw ${width}x${height} image with ${channels} channel(s) needs ${expected} bytes, got ${data.length}`);
+  }
+}
+
+/**
+ * Turns an encoded or raw image into packed RGB pixels sized for the model (aspect kept for
+ * letterbox models). libvips decodes and resizes in one pipeline (with JPEG shrink-on-load);
+ * a raw RGB frame that already has the right size (Scrypted's `Image.toBuffer({resize})`)
+ * skips libvips entirely. Padding is left to the tensor fill, which writes every element anyway.
+ */
+export async function prepareImage(source: ImageSource, input: InputSpec): Promise<PreparedImage> {
+  const started = performance.now();
+  if (!source.data.length) throw new ImageInputError(`empty image buffer (${describe(source)})`);
+
+  let pipeline: SharpPipeline;
+  let srcWidth: number;
+  let srcHeight: number;
+  try {
+    if (source.kind === 'raw') {
+      checkRaw(source);
+      srcWidth = source.width;
+      srcHeight = source.height;
+      pipeline = sharp()(source.data, { raw: { width: srcWidth, height: srcHeight, channels: source.channels } });
+    } else {
+      pipeline = sharp()(source.data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS, autoOrient: true });
+      const meta = await pipeline.metadata();
+      srcWidth = meta.autoOrient?.width ?? meta.width ?? 0;
+      srcHeight = meta.autoOrient?.height ?? meta.height ?? 0;
+      if (!srcWidth || !srcHeight) throw new ImageInputError('image has no dimensions');
+      if (srcWidth * srcHeight > MAX_INPUT_PIXELS) {
+        throw new ImageInputError(`image ${srcWidth}x${srcHeight} exceeds the ${MAX_INPUT_PIXELS / 1e6} MP limit`);
+      }
+    }
+  } catch (e) {
+    if (e instanceof ImageInputError) throw new ImageInputError(`${e.message} (${describe(source)})`);
+    throw new ImageInputError(`could not read image (${describe(source)}): ${(e as Error).message}`, { cause: e });
+  }
+
+  const placement = placeImage(srcWidth, srcHeight, input);
+  const { width, height } = placement;
+  let pixels: Uint8Array;
+  if (source.kind === 'raw' && source.channels === 3 && srcWidth === width && srcHeight === height) {
+    pixels = source.data;
+  } else {
+    try {
+      const { data, info } = await pipeline
+        .resize(width, height, { fit: 'fill', kernel: 'linear' })
+        .removeAlpha()
+        .toColourspace('srgb')
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3 || info.width !== width || info.height !== height) {
+        throw new Error(`libvips produced ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x3`);
+      }
+      pixels = data;
+    } catch (e) {
+      throw new ImageInputError(`could not decode image (${describe(source)}): ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return {
+    frame: { pixels, width, height, offsetX: placement.offsetX, offsetY: placement.offsetY },
+    placement,
+    decodeMs: performance.now() - started,
+  };
+}

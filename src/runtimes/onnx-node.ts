@@ -1,0 +1,213 @@
+import { Worker } from 'worker_threads';
+import { decode, type ModelOutputs } from '../models/decoders';
+import type { ModelSpec } from '../models/spec';
+import { fillTensor } from '../models/tensor';
+import { resolveNative } from '../native';
+import { onnxWorkerMain, type WorkerConfig, type WorkerReply, type WorkerRequest } from './onnx-worker';
+import {
+  RuntimeError, type DecodeOptions, type DetectorRuntime, type FrameResult, type PreparedFrame, type RuntimeInfo, type RuntimeOptions,
+} from './runtime';
+
+/** Execution providers by the names users type, mapped to onnxruntime-node's. */
+const PROVIDERS: Record<string, string> = { cpu: 'cpu', cuda: 'cuda', coreml: 'coreml', dml: 'dml', directml: 'dml', tensorrt: 'tensorrt', webgpu: 'webgpu' };
+
+/** Largest batch sent as one tensor to a model with a dynamic batch axis. */
+const MAX_STACKED_BATCH = 8;
+
+// The worker runs from source text, so it needs no file on disk: inside Scrypted the plugin is
+// evaluated from the zip and has no __filename. `__name` covers esbuild's keep-names helper.
+const WORKER_SOURCE = `"use strict";
+const __name = (f) => f;
+const fillTensor = ${fillTensor.toString()};
+(${onnxWorkerMain.toString()})(require, fillTensor);`;
+
+interface Pending {
+  resolve: (reply: Extract<WorkerReply, { type: 'result' }>) => void;
+  reject: (error: Error) => void;
+}
+
+class InferenceWorker {
+  readonly worker: Worker;
+  readonly pending = new Map<number, Pending>();
+  readonly ready: Promise<Extract<WorkerReply, { type: 'ready' }>>;
+  private closed?: () => void;
+  exited = false;
+
+  constructor(config: WorkerConfig, onDeath: (w: InferenceWorker, error: Error) => void) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: config, name: 'onnx-inference' });
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'ready') resolve(reply);
+        else if (reply.type === 'closed') this.closed?.();
+        else if (reply.type === 'error' && reply.id === -1) reject(new RuntimeError(reply.message));
+        else if (reply.type === 'error') this.settle(reply.id)?.reject(new RuntimeError(`inference failed: ${reply.message}`));
+        else if (reply.type === 'result') this.settle(reply.id)?.resolve(reply);
+      });
+      const die = (error: Error) => {
+        if (this.exited) return;
+        this.exited = true;
+        reject(error);
+        for (const p of this.pending.values()) p.reject(error);
+        this.pending.clear();
+        onDeath(this, error);
+      };
+      this.worker.on('error', (e) => die(new RuntimeError(`inference worker crashed: ${e.message}`, { cause: e })));
+      this.worker.on('exit', (code) => die(new RuntimeError(`inference worker exited (code ${code})`)));
+    });
+    this.ready.catch(() => undefined);
+  }
+
+  private settle(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    return p;
+  }
+
+  run(id: number, request: WorkerRequest): Promise<Extract<WorkerReply, { type: 'result' }>> {
+    if (this.exited) return Promise.reject(new RuntimeError('inference worker is gone'));
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage(request);
+    });
+  }
+
+  /** Releases the session before ending the thread: ending a thread that holds one aborts the process. */
+  async close(): Promise<void> {
+    if (this.exited) return;
+    const closed = new Promise<void>((resolve) => (this.closed = resolve));
+    this.worker.postMessage({ type: 'close' } satisfies WorkerRequest);
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 5_000))]);
+    this.exited = true;
+    await this.worker.terminate();
+  }
+}
+
+/** In-process ONNX Runtime (onnxruntime-node): one session per worker thread, `concurrency` workers. */
+class OnnxNodeRuntime implements DetectorRuntime {
+  info: RuntimeInfo;
+  private readonly workers: InferenceWorker[] = [];
+  private readonly idle: InferenceWorker[] = [];
+  private readonly waiting: ((w: InferenceWorker) => void)[] = [];
+  private nextId = 1;
+  private closing = false;
+
+  constructor(readonly spec: ModelSpec, private readonly config: WorkerConfig, options: RuntimeOptions) {
+    this.info = { runtime: 'onnx', device: config.provider, concurrency: Math.max(1, options.concurrency), maxBatch: 1 };
+  }
+
+  async start(): Promise<Extract<WorkerReply, { type: 'ready' }>> {
+    for (let i = 0; i < this.info.concurrency; i++) this.workers.push(this.spawn());
+    const replies = await Promise.all(this.workers.map((w) => w.ready));
+    this.idle.push(...this.workers);
+    // A symbolic or negative batch dimension means N frames can run as one N-batch tensor.
+    const batchDim = replies[0].inputShape[0];
+    if (typeof batchDim !== 'number' || batchDim < 0) this.info = { ...this.info, maxBatch: MAX_STACKED_BATCH };
+    return replies[0];
+  }
+
+  private spawn(): InferenceWorker {
+    return new InferenceWorker(this.config, (dead) => {
+      // A worker that dies is replaced, so one crash does not take the runtime down.
+      const at = this.workers.indexOf(dead);
+      const idleAt = this.idle.indexOf(dead);
+      if (idleAt >= 0) this.idle.splice(idleAt, 1);
+      if (at < 0 || this.closing) return;
+      const fresh = this.spawn();
+      this.workers[at] = fresh;
+      fresh.ready.then(() => this.release(fresh), () => undefined);
+    });
+  }
+
+  private acquire(): Promise<InferenceWorker> {
+    const worker = this.idle.pop();
+    if (worker) return Promise.resolve(worker);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(worker: InferenceWorker): void {
+    if (worker.exited || this.closing) return;
+    const next = this.waiting.shift();
+    if (next) next(worker);
+    else this.idle.push(worker);
+  }
+
+  async detect(frames: PreparedFrame[], options: DecodeOptions): Promise<FrameResult[]> {
+    if (this.closing) throw new RuntimeError('runtime is closed');
+    if (!frames.length) return [];
+    const worker = await this.acquire();
+    let reply: Extract<WorkerReply, { type: 'result' }>;
+    try {
+      const stack = frames.length > 1 && frames.length <= this.info.maxBatch;
+      const id = this.nextId++;
+      reply = await worker.run(id, { type: 'run', id, frames, stack });
+    } finally {
+      this.release(worker);
+    }
+    const started = performance.now();
+    const outputsPerFrame = (i: number): [ModelOutputs, number] =>
+      reply.outputs.length === frames.length ? [reply.outputs[i], 0] : [reply.outputs[0], i];
+    const results = frames.map((_, i) => {
+      const [outputs, batchIndex] = outputsPerFrame(i);
+      return decode(this.spec, outputs, batchIndex, options);
+    });
+    const postprocessMs = (performance.now() - started) / frames.length;
+    return results.map((detections) => ({
+      detections,
+      timings: { tensorMs: reply.tensorMs / frames.length, inferenceMs: reply.inferenceMs, postprocessMs, batchSize: frames.length },
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
+
+function shapeMatches(shape: (number | string)[], expected: number[]): boolean {
+  return shape.length === expected.length && shape.every((d, i) => i === 0 || typeof d !== 'number' || d < 0 || d === expected[i]);
+}
+
+/**
+ * Loads a model into `concurrency` worker threads, checks its input against the spec and runs
+ * one warm-up frame through the decoder, so a wrong spec fails here with a clear message
+ * instead of on the first camera frame.
+ */
+export async function createOnnxRuntime(modelPath: string, spec: ModelSpec, options: RuntimeOptions): Promise<DetectorRuntime> {
+  const provider = PROVIDERS[options.device.toLowerCase()];
+  if (!provider) {
+    throw new RuntimeError(`unknown execution provider "${options.device}" (use one of ${Object.keys(PROVIDERS).join(', ')})`);
+  }
+  const { input } = spec;
+  const config: WorkerConfig = {
+    ortPath: resolveNative('onnxruntime-node'),
+    modelPath,
+    inputName: input.name,
+    width: input.width,
+    height: input.height,
+    nchw: input.layout === 'nchw',
+    bgr: input.channelOrder === 'bgr',
+    scale: input.scale,
+    padValue: input.padValue,
+    threads: Math.max(0, options.threads),
+    provider,
+  };
+  const expected = input.layout === 'nchw' ? [1, 3, input.height, input.width] : [1, input.height, input.width, 3];
+  const runtime = new OnnxNodeRuntime(spec, config, options);
+  try {
+    const ready = await runtime.start().catch((e: Error) => {
+      throw new RuntimeError(`could not load model ${modelPath} on onnx/${options.device}: ${e.message}`, { cause: e });
+    });
+    if (!shapeMatches(ready.inputShape, expected)) {
+      throw new RuntimeError(`model ${modelPath} takes input [${ready.inputShape.join(', ')}], but its spec expects [${expected.join(', ')}]`);
+    }
+    const blank: PreparedFrame = { pixels: new Uint8Array(0), width: 0, height: 0, offsetX: 0, offsetY: 0 };
+    await runtime.detect([blank], { confidence: 0.5, iou: 0.45, maxDetections: 1 }).catch((e: Error) => {
+      throw new RuntimeError(`model ${modelPath} does not work with its spec: ${e.message}`, { cause: e });
+    });
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
+  return runtime;
+}

@@ -1,0 +1,119 @@
+import type { fillTensor } from '../models/tensor';
+
+/** What the main thread sends a worker. */
+export type WorkerRequest =
+  | { type: 'run'; id: number; frames: { pixels: Uint8Array; width: number; height: number; offsetX: number; offsetY: number }[]; stack: boolean }
+  | { type: 'close' };
+
+export interface WorkerOutput {
+  data: Float32Array;
+  dims: number[];
+}
+
+export type WorkerReply =
+  | { type: 'ready'; inputShape: (number | string)[]; outputNames: string[]; providers: string }
+  | { type: 'result'; id: number; outputs: Record<string, WorkerOutput>[]; tensorMs: number; inferenceMs: number }
+  | { type: 'error'; id: number; message: string }
+  | { type: 'closed' };
+
+export interface WorkerConfig {
+  ortPath: string;
+  modelPath: string;
+  inputName: string;
+  width: number;
+  height: number;
+  nchw: boolean;
+  bgr: boolean;
+  scale: number;
+  padValue: number;
+  threads: number;
+  provider: string;
+}
+
+/**
+ * The body of an inference worker thread. It runs from its source text (see onnx-node.ts), so
+ * it is self-contained: modules come through `req`, the tensor fill through `fill`.
+ * One ONNX Runtime session per worker: session.run blocks its thread for the whole inference,
+ * so the main thread stays free for Scrypted RPC and camera frames.
+ */
+export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): void {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  type Ort = any;
+  const { parentPort, workerData } = req('worker_threads') as typeof import('worker_threads');
+  const config = workerData as WorkerConfig;
+  const ort: Ort = req(config.ortPath);
+  const port = parentPort!;
+  const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
+  const plane = 3 * config.width * config.height;
+  let session: Ort;
+
+  const run = async (msg: Extract<WorkerRequest, { type: 'run' }>) => {
+    const groups = msg.stack ? [msg.frames] : msg.frames.map((f) => [f]);
+    const outputs: Record<string, WorkerOutput>[] = [];
+    let tensorMs = 0;
+    let inferenceMs = 0;
+    for (const group of groups) {
+      const t1 = performance.now();
+      const data = new Float32Array(plane * group.length);
+      group.forEach((f, i) => fill(data, i * plane, f.pixels, f.width, f.height, f.offsetX, f.offsetY,
+        config.width, config.height, config.nchw, config.bgr, config.scale, config.padValue));
+      const dims = config.nchw ? [group.length, 3, config.height, config.width] : [group.length, config.height, config.width, 3];
+      const feeds = { [config.inputName]: new ort.Tensor('float32', data, dims) };
+      const t2 = performance.now();
+      const result = await session.run(feeds);
+      inferenceMs += performance.now() - t2;
+      tensorMs += t2 - t1;
+      const named: Record<string, WorkerOutput> = {};
+      for (const name of Object.keys(result)) {
+        const tensor = result[name];
+        named[name] = { data: tensor.data as Float32Array, dims: [...tensor.dims] };
+      }
+      outputs.push(named);
+    }
+    // Copy outputs into buffers this thread owns so they can be transferred, not cloned.
+    const transfer: ArrayBuffer[] = [];
+    for (const named of outputs) {
+      for (const out of Object.values(named)) {
+        out.data = new Float32Array(out.data);
+        transfer.push(out.data.buffer as ArrayBuffer);
+      }
+    }
+    post({ type: 'result', id: msg.id, outputs, tensorMs, inferenceMs }, transfer);
+  };
+
+  const start = async () => {
+    const available: { name: string }[] = ort.listSupportedBackends?.() ?? [];
+    if (available.length && !available.some((b) => b.name === config.provider)) {
+      throw new Error(`execution provider "${config.provider}" is not in this onnxruntime-node build ` +
+        `(it has: ${available.map((b) => b.name).join(', ')})`);
+    }
+    session = await ort.InferenceSession.create(config.modelPath, {
+      executionProviders: [config.provider],
+      intraOpNumThreads: config.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+    const meta = session.inputMetadata?.find?.((m: { name: string }) => m.name === config.inputName);
+    post({ type: 'ready', inputShape: meta?.shape ?? [], outputNames: [...session.outputNames], providers: config.provider });
+  };
+
+  let queue = Promise.resolve();
+  port.on('message', (msg: WorkerRequest) => {
+    queue = queue.then(async () => {
+      if (msg.type === 'close') {
+        await session?.release?.();
+        session = undefined;
+        post({ type: 'closed' });
+        port.close();
+        return;
+      }
+      try {
+        await run(msg);
+      } catch (e) {
+        post({ type: 'error', id: msg.id, message: (e as Error)?.message ?? String(e) });
+      }
+    });
+  });
+  start().catch((e: Error) => post({ type: 'error', id: -1, message: e?.message ?? String(e) }));
+}
