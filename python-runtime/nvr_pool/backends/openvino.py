@@ -1,0 +1,133 @@
+"""OpenVINO (runtime `openvino`): AUTO / CPU / GPU / NPU, async infer requests, ONNX read directly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+
+from ..config import ModelEntry, PoolConfig
+from . import Backend, BackendFactory, ModelLoadError, RuntimeUnavailableError
+
+try:
+    import openvino as ov
+except ImportError as err:  # pragma: no cover - depends on the venv
+    raise RuntimeUnavailableError(f"openvino is not installed: {err}") from err
+
+DEVICES = ("AUTO", "CPU", "GPU", "NPU")
+
+
+def try_dynamic_batch(model: Any, input_name: str) -> bool:
+    """Makes the batch axis dynamic when the graph really carries it through.
+
+    Some exports (YOLOX-nano's among them) fold the batch into another axis inside the graph:
+    reshaping succeeds but the output's batch stays 1. Keep the reshape only if every output's
+    first axis becomes dynamic and its other axes keep their sizes.
+    """
+    before = [o.get_partial_shape() for o in model.outputs]
+    shape = model.input(input_name).get_partial_shape()
+    if shape.rank.is_dynamic or shape[0].is_dynamic:
+        return True
+    dims = [ov.Dimension(-1)] + [shape[i] for i in range(1, shape.rank.get_length())]
+    try:
+        model.reshape({input_name: ov.PartialShape(dims)})
+    except Exception:  # noqa: BLE001 - reshape refuses graphs with hard batch reshapes
+        return False
+    after = [o.get_partial_shape() for o in model.outputs]
+    for old, new in zip(before, after):
+        if new.rank.is_dynamic or new.rank.get_length() != old.rank.get_length() or not new[0].is_dynamic:
+            return False
+        if any(str(new[i]) != str(old[i]) for i in range(1, old.rank.get_length())):
+            return False
+    return True
+
+
+class OpenVinoBackend(Backend):
+    """One compiled model with `concurrency` infer requests used through start_async."""
+
+    def __init__(self, compiled: Any, requests: int, max_batch: int, device: str) -> None:
+        self.compiled = compiled
+        self.max_batch = max_batch
+        self.device = device
+        self.output_names = [o.get_any_name() for o in compiled.outputs]
+        self.idle: asyncio.Queue[Any] | None = None
+        self.request_count = requests
+
+    def _idle(self) -> asyncio.Queue[Any]:
+        # Created lazily: the model is compiled off the event loop, the queue belongs to it.
+        if self.idle is None:
+            self.idle = asyncio.Queue()
+            for _ in range(self.request_count):
+                self.idle.put_nowait(self.compiled.create_infer_request())
+        return self.idle
+
+    async def run(self, tensor: np.ndarray) -> Mapping[str, np.ndarray]:
+        idle = self._idle()
+        request = await idle.get()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Mapping[str, np.ndarray]] = loop.create_future()
+
+        def finished(_userdata: Any) -> None:
+            # Runs on an OpenVINO thread: copy the outputs before the request is reused.
+            try:
+                result = {name: np.array(request.get_output_tensor(i).data) for i, name in enumerate(self.output_names)}
+                loop.call_soon_threadsafe(_settle, done, result, None)
+            except Exception as err:  # noqa: BLE001
+                loop.call_soon_threadsafe(_settle, done, None, err)
+
+        try:
+            request.set_callback(finished, None)
+            request.start_async({0: tensor})
+            return await done
+        finally:
+            idle.put_nowait(request)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class Factory(BackendFactory):
+    def __init__(self, config: PoolConfig, predict_executor: Executor) -> None:
+        super().__init__(config, predict_executor)
+        self.device = config.device.upper() or "AUTO"
+        if self.device.split(":")[0].split(".")[0] not in DEVICES:
+            raise RuntimeUnavailableError(f'openvino device "{config.device}" is not one of {", ".join(DEVICES)}')
+        self.core = ov.Core()
+
+    def load(self, entry: ModelEntry) -> Backend:
+        try:
+            model = self.core.read_model(entry.path)
+        except Exception as err:
+            raise ModelLoadError(f"openvino cannot read {entry.path}: {err}") from err
+        names = {n for i in model.inputs for n in i.get_names()}
+        if entry.spec.input.name not in names:
+            raise ModelLoadError(
+                f'model inputs are {sorted(names)} but the spec "{entry.spec.name}" says "{entry.spec.input.name}"'
+            )
+        batched = self.config.batch.mode != "none" and self.config.batch.max_batch_size > 1
+        if batched and not try_dynamic_batch(model, entry.spec.input.name):
+            model = self.core.read_model(entry.path)  # undo a reshape that did not carry the batch
+            batched = False
+        properties: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT" if self.config.concurrency > 1 else "LATENCY"}
+        if self.config.threads > 0 and self.device == "CPU":
+            properties["INFERENCE_NUM_THREADS"] = self.config.threads
+        try:
+            compiled = self.core.compile_model(model, self.device, properties)
+        except Exception as err:
+            raise ModelLoadError(f"openvino cannot compile {entry.path} for {self.device}: {err}") from err
+        try:
+            devices = compiled.get_property("EXECUTION_DEVICES")
+            device = ",".join(devices) if isinstance(devices, list) else str(devices)
+        except Exception:  # noqa: BLE001 - not every plugin reports it
+            device = self.device
+        max_batch = self.config.batch.max_batch_size if batched else 1
+        return OpenVinoBackend(compiled, self.config.concurrency, max_batch, device)

@@ -1,0 +1,113 @@
+"""Turns received images into model input tensors, and model-input boxes back into image pixels.
+
+Placement follows src/models/geometry.ts `placeImage` so both sides letterbox the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .config import InputSpec
+from .protocol import EncodedImage, Image, PixelFormat, ProtocolError, RawImage, channels_of
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Model-input pixel = source pixel * scale + offset (per axis)."""
+
+    src_width: int
+    src_height: int
+    offset_x: float
+    offset_y: float
+    scale_x: float
+    scale_y: float
+
+    def to_source(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        def clamp(v: float, hi: int) -> float:
+            return min(float(hi), max(0.0, v))
+
+        return (
+            clamp((box[0] - self.offset_x) / self.scale_x, self.src_width),
+            clamp((box[1] - self.offset_y) / self.scale_y, self.src_height),
+            clamp((box[2] - self.offset_x) / self.scale_x, self.src_width),
+            clamp((box[3] - self.offset_y) / self.scale_y, self.src_height),
+        )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One frame's input tensor without the batch axis, plus how it was placed."""
+
+    tensor: np.ndarray
+    placement: Placement
+
+
+def _js_round(value: float) -> int:
+    """Math.round of JavaScript (halves go up), not Python's banker's rounding."""
+    return math.floor(value + 0.5)
+
+
+def decode_encoded(image: EncodedImage) -> np.ndarray:
+    """JPEG/PNG bytes to an HxWx3 BGR array, or bad_image."""
+    array = cv2.imdecode(np.frombuffer(image.data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if array is None or array.size == 0:
+        raise ProtocolError("bad_image", f"cannot decode the {len(image.data)}-byte image (corrupt or not JPEG/PNG)")
+    return array
+
+
+def raw_array(image: RawImage) -> np.ndarray:
+    channels = channels_of(image.fmt)
+    return np.frombuffer(image.pixels, dtype=np.uint8).reshape(image.height, image.width, channels)
+
+
+def _to_order(array: np.ndarray, fmt: PixelFormat, order: str) -> np.ndarray:
+    """Converts an HxWxC uint8 array of `fmt` to 3 channels in the model's channel order."""
+    if fmt == PixelFormat.GRAY:
+        return np.repeat(array, 3, axis=2)
+    source = "bgr" if fmt in (PixelFormat.BGR, PixelFormat.ENCODED) else "rgb"
+    return array if source == order else array[:, :, ::-1]
+
+
+def prepare(image: Image, spec_input: InputSpec) -> Prepared:
+    """Builds the CHW/HWC float32 tensor of one image (no batch axis)."""
+    if isinstance(image, EncodedImage):
+        array, fmt, auto = decode_encoded(image), PixelFormat.ENCODED, True
+    else:
+        array, fmt, auto = raw_array(image), image.fmt, image.auto
+    height, width = array.shape[:2]
+    W, H = spec_input.width, spec_input.height  # noqa: N806 - the model's input size
+    if auto:
+        if spec_input.resize == "stretch":
+            rw, rh, ox, oy = W, H, 0, 0
+        else:
+            scale = min(W / width, H / height)
+            rw = min(W, max(1, _js_round(width * scale)))
+            rh = min(H, max(1, _js_round(height * scale)))
+            centred = spec_input.placement == "center"
+            ox, oy = ((W - rw) // 2, (H - rh) // 2) if centred else (0, 0)
+        if (rw, rh) != (width, height):
+            array = cv2.resize(array, (rw, rh), interpolation=cv2.INTER_LINEAR)
+            if array.ndim == 2:
+                array = array[:, :, None]
+        placement = Placement(width, height, ox, oy, rw / width, rh / height)
+    else:
+        assert isinstance(image, RawImage)
+        ox, oy, rw, rh = image.x, image.y, width, height
+        if ox + rw > W or oy + rh > H:
+            raise ProtocolError(
+                "bad_placement", f"{width}x{height} image at ({ox}, {oy}) does not fit the {W}x{H} model input"
+            )
+        placement = Placement(width, height, ox, oy, 1.0, 1.0)
+    pixels = _to_order(array, fmt, spec_input.channel_order)
+    canvas = np.empty((H, W, 3), dtype=np.float32)
+    if rw != W or rh != H:
+        canvas.fill(spec_input.pad_value)
+    canvas[oy : oy + rh, ox : ox + rw] = pixels
+    if spec_input.scale != 1.0:
+        canvas *= np.float32(spec_input.scale)
+    tensor = canvas.transpose(2, 0, 1) if spec_input.layout == "nchw" else canvas
+    return Prepared(np.ascontiguousarray(tensor), placement)
