@@ -76,7 +76,10 @@ class InferenceWorker {
     if (this.exited) return;
     const closed = new Promise<void>((resolve) => (this.closed = resolve));
     this.worker.postMessage({ type: 'close' } satisfies WorkerRequest);
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 5_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    // The timer is cleared: a pending 5 s timeout would keep a CLI process alive after close().
+    await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+    clearTimeout(timer);
     this.exited = true;
     await this.worker.terminate();
   }

@@ -46,6 +46,10 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
   const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
   const plane = 3 * config.width * config.height;
   let session: Ort;
+  // One input buffer per worker, reused for every single-frame run (runs are serialised by the
+  // queue below, so nothing else touches it while session.run reads it): saves a 2 MB allocation
+  // and its zeroing per frame. The fill writes every element, pad included.
+  let single: Float32Array | undefined;
 
   const run = async (msg: Extract<WorkerRequest, { type: 'run' }>) => {
     const groups = msg.stack ? [msg.frames] : msg.frames.map((f) => [f]);
@@ -54,7 +58,7 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
     let inferenceMs = 0;
     for (const group of groups) {
       const t1 = performance.now();
-      const data = new Float32Array(plane * group.length);
+      const data = group.length === 1 ? (single ??= new Float32Array(plane)) : new Float32Array(plane * group.length);
       group.forEach((f, i) => fill(data, i * plane, f.pixels, f.width, f.height, f.offsetX, f.offsetY,
         config.width, config.height, config.nchw, config.bgr, config.scale, config.padValue));
       const dims = config.nchw ? [group.length, 3, config.height, config.width] : [group.length, config.height, config.width, 3];
@@ -70,11 +74,13 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
       }
       outputs.push(named);
     }
-    // Copy outputs into buffers this thread owns so they can be transferred, not cloned.
+    // Transfer outputs, never clone them. onnxruntime-node gives each output a fresh ArrayBuffer
+    // of exactly its size, which can be handed over as is; copy only a view into a larger buffer.
     const transfer: ArrayBuffer[] = [];
     for (const named of outputs) {
       for (const out of Object.values(named)) {
-        out.data = new Float32Array(out.data);
+        const whole = out.data.byteOffset === 0 && out.data.byteLength === out.data.buffer.byteLength;
+        if (!whole || transfer.includes(out.data.buffer as ArrayBuffer)) out.data = new Float32Array(out.data);
         transfer.push(out.data.buffer as ArrayBuffer);
       }
     }
