@@ -1,0 +1,140 @@
+import fs from 'fs';
+import { describe, expect, it } from 'vitest';
+import { catalogEntry } from '../../src/models/catalog';
+import { ImageInputError, MAX_INPUT_PIXELS, prepareImage } from '../../src/models/preprocess';
+import { loadNative } from '../../src/native';
+import { media } from './helpers';
+
+const sharp = loadNative<typeof import('sharp')>('sharp');
+const yolox = catalogEntry('yolox_nano')!.spec.input;
+const yolov5 = catalogEntry('yolov5s')!.spec.input;
+const dogJpeg = fs.readFileSync(media('dog.jpg'));
+
+const meanAbsDiff = (a: Uint8Array, b: Uint8Array) => {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+  return sum / a.length;
+};
+
+describe('prepareImage', () => {
+  it('JPEG: decoded and resized to the placed size, packed RGB', async () => {
+    const { frame, placement, decodeMs } = await prepareImage({ kind: 'encoded', data: dogJpeg, mimeType: 'image/jpeg' }, yolox);
+    expect(placement).toMatchObject({ srcWidth: 768, srcHeight: 576, width: 416, height: 312, offsetX: 0, offsetY: 0 });
+    expect(frame).toMatchObject({ width: 416, height: 312, offsetX: 0, offsetY: 0 });
+    expect(frame.pixels.length).toBe(416 * 312 * 3);
+    expect(decodeMs).toBeGreaterThan(0);
+  });
+
+  it('PNG, centred letterbox', async () => {
+    const { frame, placement } = await prepareImage({ kind: 'encoded', data: fs.readFileSync(media('basketball1.png')) }, yolov5);
+    expect(placement).toMatchObject({ srcWidth: 640, srcHeight: 480, width: 640, height: 480, offsetX: 0, offsetY: 80 });
+    expect(frame.pixels.length).toBe(640 * 480 * 3);
+  });
+
+  it('raw RGB, RGBA and GRAY give the same pixels as the JPEG they came from', async () => {
+    const fromJpeg = await prepareImage({ kind: 'encoded', data: dogJpeg }, yolox);
+    const rgb = await sharp(dogJpeg).raw().toBuffer();
+    const rgba = await sharp(dogJpeg).ensureAlpha().raw().toBuffer();
+    const fromRgb = await prepareImage({ kind: 'raw', data: rgb, width: 768, height: 576, channels: 3 }, yolox);
+    const fromRgba = await prepareImage({ kind: 'raw', data: rgba, width: 768, height: 576, channels: 4 }, yolox);
+    expect(meanAbsDiff(fromRgb.frame.pixels, fromJpeg.frame.pixels)).toBeLessThan(0.5);
+    expect(Buffer.compare(Buffer.from(fromRgba.frame.pixels), Buffer.from(fromRgb.frame.pixels))).toBe(0);
+
+    const grey = await sharp(dogJpeg).greyscale().raw().toBuffer();
+    const fromGrey = await prepareImage({ kind: 'raw', data: grey, width: 768, height: 576, channels: 1 }, yolox);
+    const px = fromGrey.frame.pixels;
+    expect(px.length).toBe(416 * 312 * 3);
+    for (let i = 0; i < px.length; i += 3 * 97) {
+      expect(px[i + 1]).toBe(px[i]);
+      expect(px[i + 2]).toBe(px[i]);
+    }
+  });
+
+  it('raw RGB already at the placed size skips resizing: the caller\'s pixels are used as they are', async () => {
+    const data = new Uint8Array(416 * 312 * 3).map((_, i) => i & 255);
+    const { frame, placement } = await prepareImage({ kind: 'raw', data, width: 416, height: 312, channels: 3 }, yolox);
+    expect(frame.pixels).toBe(data);
+    expect(placement).toMatchObject({ width: 416, height: 312, scaleX: 1, scaleY: 1 });
+    // ...but RGBA of that size still goes through libvips to drop alpha
+    const rgba = new Uint8Array(416 * 312 * 4);
+    const fromRgba = await prepareImage({ kind: 'raw', data: rgba, width: 416, height: 312, channels: 4 }, yolox);
+    expect(fromRgba.frame.pixels.length).toBe(416 * 312 * 3);
+  });
+
+  it('EXIF orientation is applied before letterboxing', async () => {
+    const rotated = await sharp(dogJpeg).withMetadata({ orientation: 6 }).jpeg().toBuffer(); // displayed 576x768
+    const { placement } = await prepareImage({ kind: 'encoded', data: rotated }, yolox);
+    expect(placement).toMatchObject({ srcWidth: 576, srcHeight: 768, width: 312, height: 416 });
+  });
+
+  describe('bad input: clear ImageInputError', () => {
+    const cases: [string, () => Parameters<typeof prepareImage>[0], RegExp][] = [
+      ['zero-byte buffer', () => ({ kind: 'encoded', data: new Uint8Array(0), mimeType: 'image/jpeg' }), /empty image buffer \(image\/jpeg, 0 bytes\)/],
+      ['corrupt JPEG (valid header, garbage body)', () => ({ kind: 'encoded', data: corruptJpeg() }), /could not (read|decode) image/],
+      ['truncated JPEG', () => ({ kind: 'encoded', data: dogJpeg.subarray(0, dogJpeg.length >> 1) }), /could not (read|decode) image/],
+      ['PNG header claiming 30000x30000', () => ({ kind: 'encoded', data: hugePng(), mimeType: 'image/png' }), /30000x30000|pixel limit/i],
+      ['JPEG header claiming 30000x30000', () => ({ kind: 'encoded', data: hugeJpeg(), mimeType: 'image/jpeg' }), /30000x30000|pixel limit/i],
+      ['unsupported data (text)', () => ({ kind: 'encoded', data: Buffer.from('GIF? no, just some text that is not an image'), mimeType: 'text/plain' }), /could not read image \(text\/plain.*unsupported image format/],
+      ['raw with the wrong byte count', () => ({ kind: 'raw', data: new Uint8Array(100), width: 10, height: 10, channels: 3 }), /needs 300 bytes, got 100/],
+      ['raw with a bad size', () => ({ kind: 'raw', data: new Uint8Array(3), width: 0, height: 1, channels: 3 }), /invalid size 0x1/],
+      ['raw over the pixel limit', () => ({ kind: 'raw', data: new Uint8Array(3), width: 30000, height: 30000, channels: 3 }), new RegExp(`exceeds the ${MAX_INPUT_PIXELS / 1e6} MP limit`)],
+    ];
+    for (const [name, source, message] of cases) {
+      it(name, async () => {
+        const error = await prepareImage(source(), yolox).catch((e: Error) => e);
+        expect(error).toBeInstanceOf(ImageInputError);
+        expect((error as Error).message).toMatch(message);
+      });
+    }
+  });
+});
+
+function crc32(bytes: Uint8Array): number {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([len, body, crc]);
+}
+
+/** A 60-byte PNG whose header claims 30000x30000 RGB: the pixel data is missing. */
+export function hugePng(): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(30000, 0);
+  ihdr.writeUInt32BE(30000, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/** dog.jpg with its frame header (SOF) rewritten to claim 30000x30000. */
+export function hugeJpeg(): Buffer {
+  const data = Buffer.from(dogJpeg);
+  for (let i = 2; i < data.length - 9; ) {
+    if (data[i] !== 0xff) throw new Error('unexpected JPEG structure');
+    const marker = data[i + 1];
+    if (marker >= 0xc0 && marker <= 0xc2) {
+      data.writeUInt16BE(30000, i + 5);
+      data.writeUInt16BE(30000, i + 7);
+      return data;
+    }
+    i += 2 + data.readUInt16BE(i + 2);
+  }
+  throw new Error('no SOF marker in dog.jpg');
+}
+
+/** dog.jpg's first 2 KB (markers, tables, frame header) followed by random bytes. */
+export function corruptJpeg(): Buffer {
+  const body = Buffer.alloc(20_000);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7919 + 13) % 251;
+  return Buffer.concat([dogJpeg.subarray(0, 2048), body]);
+}
