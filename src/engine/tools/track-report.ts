@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   }
   const metrics = trackMetrics(tracked);
   const report = {
-    video: values.video, stride, frames: tracked.length, classes: [...classes], tracker: tracker.options,
+    video: values.video, stride, classes: [...classes], tracker: tracker.options,
     trackerMsPerFrame: trackMs / Math.max(1, tracked.length), ...metrics,
   };
   if (values.json) console.log(JSON.stringify({ ...report, perFrame: tracked }));
