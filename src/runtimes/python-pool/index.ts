@@ -1,0 +1,153 @@
+import type { ModelSpec } from '../../models/spec';
+import {
+  RuntimeError,
+  type DecodeOptions,
+  type DetectorRuntime,
+  type FrameResult,
+  type PreparedFrame,
+  type RawDetection,
+  type RuntimeInfo,
+  type RuntimeOptions,
+} from '../runtime';
+import { ensurePythonEnvironment } from './environment';
+import { inferBatchParts, inferRawParts, MsgType, PixelFormat, type DecodePrefix, type RawImage } from './frames';
+import { PoolSupervisor, type BatchMode, type PoolReady, type PoolRuntimeName, type PoolStatusEvent } from './supervisor';
+
+export { PoolRequestError, PoolUnavailableError } from './client';
+export { ensurePythonEnvironment, findPython, locateRuntimeDir, PythonEnvironmentError } from './environment';
+export * from './frames';
+export { PoolSupervisor } from './supervisor';
+export type { BatchMode, PoolConfig, PoolReady, PoolRuntimeName, PoolState, PoolStatusEvent, SupervisorOptions } from './supervisor';
+
+export interface PythonPoolRuntimeOptions extends RuntimeOptions {
+  runtime: PoolRuntimeName;
+  /** Folder for virtual environments (the plugin volume). Required unless NVR_PYTHON is set. */
+  dataDir?: string;
+  /** The Python path setting (empty: python3 / python from PATH). */
+  pythonPath?: string;
+  batchMode?: BatchMode;
+  batchWindowMs?: number;
+  maxBatchSize?: number;
+  /** Deadline per detect() call (ms). */
+  requestTimeoutMs?: number;
+  maxInFlight?: number;
+  hangTimeoutMs?: number;
+  onStatus?: (event: PoolStatusEvent) => void;
+  onError?: (err: Error) => void;
+  /** Pool stderr lines and environment set-up progress. */
+  onLog?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A model served by a Python pool process (OpenVINO, ONNX Runtime for Python or CoreML). Frames
+ * go over as placed RGB (infer_raw, or infer_batch for several), so the pool only pads and
+ * converts; its boxes come back in each frame's pixels and are shifted into model-input pixels.
+ */
+export class PythonPoolRuntime implements DetectorRuntime {
+  readonly info: RuntimeInfo;
+
+  constructor(
+    readonly spec: ModelSpec,
+    readonly pool: PoolSupervisor,
+    ready: PoolReady,
+    private readonly maxBatchSize: number,
+    private readonly timeoutMs: number,
+  ) {
+    const model = ready.models[0]!;
+    this.info = { runtime: ready.runtime, device: model.device ?? ready.device, concurrency: ready.workers.predict, maxBatch: model.maxBatch };
+  }
+
+  async detect(frames: PreparedFrame[], options: DecodeOptions): Promise<FrameResult[]> {
+    if (!frames.length) return [];
+    const prefix: DecodePrefix = { modelIdx: 0, confidence: options.confidence, iou: options.iou, maxDetections: options.maxDetections };
+    const images = frames.map(toRawImage);
+    const chunks: RawImage[][] = [];
+    for (let i = 0; i < images.length; i += this.maxBatchSize) chunks.push(images.slice(i, i + this.maxBatchSize));
+    const answers = await Promise.all(
+      chunks.map((chunk) =>
+        chunk.length === 1
+          ? this.pool.request(MsgType.InferRaw, inferRawParts(prefix, chunk[0]), this.timeoutMs)
+          : this.pool.request(MsgType.InferBatch, inferBatchParts(prefix, chunk), this.timeoutMs),
+      ),
+    );
+    const results = answers.flatMap((a) => (a as InferAnswer).results);
+    return results.map((r, i) => toFrameResult(r, frames[i]));
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+interface InferAnswer {
+  results: {
+    detections: [number, number, number, number, number, number][];
+    timings: { queueMs: number; preprocessMs: number; predictMs: number; postprocessMs: number; batchSize: number };
+  }[];
+}
+
+function toRawImage(frame: PreparedFrame): RawImage {
+  return { width: frame.width, height: frame.height, format: PixelFormat.Rgb, x: frame.offsetX, y: frame.offsetY, data: frame.pixels };
+}
+
+function toFrameResult(r: InferAnswer['results'][number], frame: PreparedFrame): FrameResult {
+  const detections: RawDetection[] = r.detections.map(([classId, score, x1, y1, x2, y2]) => ({
+    classId,
+    score,
+    box: [x1 + frame.offsetX, y1 + frame.offsetY, x2 + frame.offsetX, y2 + frame.offsetY],
+  }));
+  const t = r.timings;
+  return { detections, timings: { tensorMs: t.preprocessMs, inferenceMs: t.predictMs, postprocessMs: t.postprocessMs, batchSize: t.batchSize } };
+}
+
+/**
+ * Starts a pool for one model and resolves once it is loaded. Environment set-up (first use:
+ * venv + pip install) happens here too, reported through onLog. Throws RuntimeError with the
+ * pool's own message when the model or the runtime cannot load.
+ */
+export async function createPythonPoolRuntime(spec: ModelSpec, modelPath: string, options: PythonPoolRuntimeOptions): Promise<DetectorRuntime> {
+  const env = options.env ?? process.env;
+  if (!env.NVR_PYTHON && !options.dataDir) throw new RuntimeError('python pool: dataDir (the plugin volume) is required to create its Python environment');
+  const pyEnv = await ensurePythonEnvironment({
+    runtime: options.runtime,
+    dataDir: options.dataDir ?? '',
+    pythonPath: options.pythonPath,
+    onProgress: options.onLog,
+    env,
+  });
+  const maxBatchSize = Math.max(1, Math.min(255, options.maxBatchSize ?? 8));
+  const timeoutMs = options.requestTimeoutMs ?? 30_000;
+  const pool = new PoolSupervisor({
+    python: pyEnv.python,
+    runtimeDir: pyEnv.runtimeDir,
+    config: {
+      runtime: options.runtime,
+      device: options.device,
+      threads: options.threads,
+      concurrency: Math.max(1, options.concurrency),
+      batch: { mode: options.batchMode ?? 'list', windowMs: options.batchWindowMs ?? 10, maxBatchSize },
+      models: [{ spec, path: modelPath }],
+    },
+    requestTimeoutMs: timeoutMs,
+    maxInFlight: options.maxInFlight,
+    hangTimeoutMs: options.hangTimeoutMs,
+    env,
+    onStatus: options.onStatus,
+    onError: options.onError,
+    onLog: options.onLog,
+  });
+  let ready: PoolReady;
+  try {
+    ready = await pool.start();
+  } catch (err) {
+    await pool.close();
+    throw new RuntimeError(`${options.runtime}: ${(err as Error).message}`, { cause: err });
+  }
+  const model = ready.models[0];
+  if (!model?.loaded) {
+    await pool.close();
+    throw new RuntimeError(`${options.runtime}: model "${spec.name}" failed to load: ${model?.error ?? 'unknown error'}`);
+  }
+  return new PythonPoolRuntime(spec, pool, ready, maxBatchSize, timeoutMs);
+}
