@@ -5,7 +5,7 @@ import https from 'https';
 import os from 'os';
 import path from 'path';
 import { catalogEntry, inferSpec, type CatalogEntry } from './catalog';
-import { readOnnxInfo } from './onnx-info';
+import { readOnnxInfo, type OnnxGraphInfo } from './onnx-info';
 import { validateSpec, type ModelSpec } from './spec';
 
 export interface ResolvedModel {
@@ -47,10 +47,11 @@ function sha256(data: Uint8Array): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
 
-/** Spec for a model file: the catalog's (by content hash), a sidecar `<file>.json`, or inferred from its graph. */
+/**
+ * Spec for a model file: a sidecar `<file>.json` (the user's explicit word, so it wins), else the
+ * catalog's (by content hash), else inferred from its graph.
+ */
 export function specForFile(file: string, data: Uint8Array, hash = sha256(data)): ModelSpec {
-  const known = catalogEntry(hash);
-  if (known) return known.spec;
   const sidecar = file.replace(/\.onnx$/i, '') + '.json';
   if (fs.existsSync(sidecar)) {
     try {
@@ -59,7 +60,15 @@ export function specForFile(file: string, data: Uint8Array, hash = sha256(data))
       throw new ModelStoreError(`model spec ${sidecar} is invalid: ${(e as Error).message}`, { cause: e });
     }
   }
-  return inferSpec(path.basename(file).replace(/\.onnx$/i, ''), readOnnxInfo(data));
+  const known = catalogEntry(hash);
+  if (known) return known.spec;
+  let info: OnnxGraphInfo;
+  try {
+    info = readOnnxInfo(data);
+  } catch (e) {
+    throw new ModelStoreError(`model file ${file} is ${(e as Error).message}`, { cause: e });
+  }
+  return inferSpec(path.basename(file).replace(/\.onnx$/i, ''), info);
 }
 
 function readModelFile(file: string): Uint8Array {
@@ -99,7 +108,12 @@ function fetchTo(url: string, file: string, entry: CatalogEntry, onProgress: (m:
       res.on('data', (chunk: Buffer) => {
         received += chunk.length;
         if (received > entry.size) {
-          request.destroy(new ModelStoreError(`download of ${entry.id} is larger than the expected ${entry.size} bytes`));
+          // Stop here and reject directly: destroying the request once the response has started
+          // neither stopped the pipe nor reached our handlers (the error went unhandled).
+          res.unpipe(out);
+          res.destroy();
+          out.destroy();
+          reject(new ModelStoreError(`download of ${entry.id} is larger than the expected ${entry.size} bytes`));
           return;
         }
         const percent = Math.floor((received / entry.size) * 100);
