@@ -1,0 +1,153 @@
+import fs from 'fs';
+import type { Worker } from 'worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogEntry } from '../../src/models/catalog';
+import { toSourceBox, toXywh } from '../../src/models/geometry';
+import { prepareImage, type PreparedImage } from '../../src/models/preprocess';
+import { createRuntime } from '../../src/runtimes';
+import { RuntimeError, type DetectorRuntime, type FrameResult } from '../../src/runtimes/runtime';
+import { iouXywh, media, YOLOV5, YOLOX, YOLOX_DOG } from '../models/helpers';
+
+const options = { confidence: 0.3, iou: 0.45, maxDetections: 100 };
+const yoloxSpec = catalogEntry('yolox_nano')!.spec;
+const yolov5Spec = catalogEntry('yolov5s')!.spec;
+
+const prepare = async (name: string, spec = yoloxSpec) => prepareImage({ kind: 'encoded', data: fs.readFileSync(media(name)) }, spec.input);
+const named = (result: FrameResult, spec = yoloxSpec) => result.detections.map((d) => spec.labels[d.classId]).sort();
+
+/** The runtime's worker threads (private: reached into on purpose, to watch them end). */
+const workersOf = (runtime: DetectorRuntime): Worker[] => (runtime as unknown as { workers: { worker: Worker }[] }).workers.map((w) => w.worker);
+const messagePorts = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+
+describe('onnx runtime, YOLOX-Nano on cpu', () => {
+  let runtime: DetectorRuntime;
+  let dog: PreparedImage;
+  beforeAll(async () => {
+    runtime = await createRuntime('onnx', YOLOX, yoloxSpec, { device: 'cpu', threads: 1, concurrency: 1 });
+    dog = await prepare('dog.jpg');
+  });
+  afterAll(() => runtime?.close());
+
+  it('reports what it is', () => {
+    expect(runtime.info).toEqual({ runtime: 'onnx', device: 'cpu', concurrency: 1, maxBatch: 1 });
+    expect(runtime.spec).toBe(yoloxSpec);
+  });
+
+  it("dog.jpg: dog, car, bicycle with MODELS.md's boxes, and timings", async () => {
+    const [result] = await runtime.detect([dog.frame], options);
+    for (const want of YOLOX_DOG) {
+      const hit = result.detections.find((d) => yoloxSpec.labels[d.classId] === want.className)!;
+      expect(hit, want.className).toBeDefined();
+      expect(iouXywh(toXywh(toSourceBox(hit.box, dog.placement)), want.box)).toBeGreaterThan(0.9);
+    }
+    expect(result.timings.inferenceMs).toBeGreaterThan(0);
+    expect(result.timings.tensorMs).toBeGreaterThan(0);
+    expect(result.timings.batchSize).toBe(1);
+  });
+
+  it('several frames in one call (fixed batch 1: run one by one) come back in order', async () => {
+    const iceblock = await prepare('iceblock.jpg');
+    const person = await prepare('person.jpg');
+    const results = await runtime.detect([person.frame, iceblock.frame, dog.frame], options);
+    expect(results.map((r) => named(r).filter((n) => n !== 'cat'))).toEqual([['dog', 'horse', 'person'], [], ['bicycle', 'car', 'dog']]);
+    expect(results[0].timings.batchSize).toBe(3);
+    expect(await runtime.detect([], options)).toEqual([]);
+  });
+
+  it('the caller\'s pixels are not consumed by a run (the frame can be run again)', async () => {
+    const before = Buffer.from(dog.frame.pixels);
+    await runtime.detect([dog.frame], options);
+    expect(Buffer.compare(Buffer.from(dog.frame.pixels), before)).toBe(0);
+  });
+});
+
+describe('onnx runtime, YOLOv5s on cpu', () => {
+  it('dog.jpg: dog, bicycle, car', async () => {
+    const runtime = await createRuntime('onnx', YOLOV5, yolov5Spec, { device: 'cpu', threads: 2, concurrency: 1 });
+    try {
+      const [result] = await runtime.detect([(await prepare('dog.jpg', yolov5Spec)).frame], options);
+      expect(named(result, yolov5Spec)).toEqual(expect.arrayContaining(['bicycle', 'car', 'dog']));
+    } finally {
+      await runtime.close();
+    }
+  });
+});
+
+describe('onnx runtime, concurrency 2', () => {
+  it('gives the same answers as one worker, and close() ends every worker thread', async () => {
+    const images = await Promise.all(['dog.jpg', 'person.jpg', 'giraffe.jpg', 'basketball1.png', 'iceblock.jpg', 'dog.jpg'].map((n) => prepare(n)));
+    const single = await createRuntime('onnx', YOLOX, yoloxSpec, { device: 'cpu', threads: 1, concurrency: 1 });
+    const expected: FrameResult[] = [];
+    for (const image of images) expected.push((await single.detect([image.frame], options))[0]);
+    await single.close();
+
+    const portsBefore = messagePorts();
+    const runtime = await createRuntime('onnx', YOLOX, yoloxSpec, { device: 'cpu', threads: 1, concurrency: 2 });
+    expect(runtime.info.concurrency).toBe(2);
+    const workers = workersOf(runtime);
+    expect(workers).toHaveLength(2);
+    expect(messagePorts()).toBe(portsBefore + 2);
+    const exits = workers.map((w) => new Promise<number>((resolve) => w.once('exit', resolve)));
+
+    const results = await Promise.all(images.map((image) => runtime.detect([image.frame], options)));
+    results.forEach(([r], i) => {
+      expect(r.detections.map((d) => d.classId)).toEqual(expected[i].detections.map((d) => d.classId));
+      r.detections.forEach((d, j) => {
+        expect(d.score).toBeCloseTo(expected[i].detections[j].score, 5);
+        d.box.forEach((v, k) => expect(v).toBeCloseTo(expected[i].detections[j].box[k], 3));
+      });
+    });
+
+    await runtime.close();
+    await runtime.close(); // idempotent
+    await Promise.all(exits);
+    expect(workers.every((w) => w.threadId === -1)).toBe(true);
+    expect(messagePorts()).toBe(portsBefore);
+    await expect(runtime.detect([images[0].frame], options)).rejects.toThrow(/runtime is closed/);
+  });
+});
+
+describe('onnx runtime, a crashed worker', () => {
+  it('fails the request it was running with a clear error and is replaced', async () => {
+    const runtime = await createRuntime('onnx', YOLOX, yoloxSpec, { device: 'cpu', threads: 1, concurrency: 1 });
+    try {
+      const dog = await prepare('dog.jpg');
+      const [victim] = workersOf(runtime);
+      const inFlight = runtime.detect([dog.frame], options);
+      await new Promise((r) => setTimeout(r, 2));
+      await victim.terminate(); // as a native crash or an OOM kill would end it
+      await expect(inFlight).rejects.toThrow(RuntimeError);
+      await expect(inFlight).rejects.toThrow(/inference worker exited/);
+
+      // The next request waits for the replacement and succeeds.
+      const [after] = await runtime.detect([dog.frame], options);
+      expect(named(after)).toEqual(expect.arrayContaining(['bicycle', 'car', 'dog']));
+      const [replacement] = workersOf(runtime);
+      expect(replacement).not.toBe(victim);
+      expect(replacement.threadId).toBeGreaterThan(0);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
+
+describe('onnx runtime, refusals', () => {
+  it('an unknown execution provider is named with the known ones', async () => {
+    await expect(createRuntime('onnx', YOLOX, yoloxSpec, { device: 'tpu', threads: 1, concurrency: 1 })).rejects.toThrow(/unknown execution provider "tpu" \(use one of cpu, cuda/);
+  });
+
+  it('a provider this build lacks is a clear error naming what it has', async () => {
+    const error = await createRuntime('onnx', YOLOX, yoloxSpec, { device: 'coreml', threads: 1, concurrency: 1 }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect((error as Error).message).toMatch(/could not load model .*yolox_nano\.onnx on onnx\/coreml: execution provider "coreml" is not in this onnxruntime-node build \(it has: .*cpu/);
+  });
+
+  it('an unknown runtime name', async () => {
+    await expect(createRuntime('tensorflow', YOLOX, yoloxSpec, { device: 'cpu', threads: 1, concurrency: 1 })).rejects.toThrow(/unknown runtime "tensorflow" \(available: onnx/);
+  });
+
+  it('an input size that disagrees with the model', async () => {
+    const spec = { ...yoloxSpec, input: { ...yoloxSpec.input, width: 640, height: 640 } };
+    await expect(createRuntime('onnx', YOLOX, spec, { device: 'cpu', threads: 1, concurrency: 1 })).rejects.toThrow(/takes input \[1, 3, 416, 416\], but its spec expects \[1, 3, 640, 640\]/);
+  });
+});
