@@ -17,7 +17,11 @@ export const MAX_INPUT_PIXELS = 100_000_000;
 
 export type ImageSource =
   | { kind: 'encoded'; data: Uint8Array; mimeType?: string }
-  | { kind: 'raw'; data: Uint8Array; width: number; height: number; channels: 1 | 3 | 4 };
+  | {
+      kind: 'raw'; data: Uint8Array; width: number; height: number; channels: 1 | 3 | 4;
+      /** The pixels are a resized copy of an image this size (e.g. from `Image.toBuffer({resize})`): report boxes in its pixels. */
+      originalSize?: [number, number];
+    };
 
 export interface PreparedImage {
   frame: PreparedFrame;
@@ -69,9 +73,8 @@ export async function prepareImage(source: ImageSource, input: InputSpec): Promi
   try {
     if (source.kind === 'raw') {
       checkRaw(source);
-      srcWidth = source.width;
-      srcHeight = source.height;
-      pipeline = sharp()(source.data, { raw: { width: srcWidth, height: srcHeight, channels: source.channels } });
+      [srcWidth, srcHeight] = source.originalSize ?? [source.width, source.height];
+      pipeline = sharp()(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } });
     } else {
       pipeline = sharp()(source.data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS, autoOrient: true });
       const meta = await pipeline.metadata();
@@ -90,7 +93,7 @@ export async function prepareImage(source: ImageSource, input: InputSpec): Promi
   const placement = placeImage(srcWidth, srcHeight, input);
   const { width, height } = placement;
   let pixels: Uint8Array;
-  if (source.kind === 'raw' && source.channels === 3 && srcWidth === width && srcHeight === height) {
+  if (source.kind === 'raw' && source.channels === 3 && source.width === width && source.height === height) {
     pixels = source.data;
   } else {
     try {

@@ -1,0 +1,4 @@
+import { DetectionPlugin } from './plugin/plugin';
+
+// Scrypted constructs an exported class itself.
+export default DetectionPlugin;
