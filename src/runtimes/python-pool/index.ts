@@ -151,3 +151,16 @@ export async function createPythonPoolRuntime(spec: ModelSpec, modelPath: string
   }
   return new PythonPoolRuntime(spec, pool, ready, maxBatchSize, timeoutMs);
 }
+
+/** Options the plugin supplies per pool beyond RuntimeOptions (data folder, Python path, batching, callbacks). */
+export type PythonPoolExtras = Omit<PythonPoolRuntimeOptions, keyof RuntimeOptions | 'runtime'>;
+
+/**
+ * Adapts the pool to src/runtimes/index.ts `registerRuntime(name, factory)`:
+ * `registerRuntime('openvino', pythonPoolFactory('openvino', () => extras))`. `extras` is read at
+ * each creation, so changed settings apply to the next pool.
+ */
+export function pythonPoolFactory(runtime: PoolRuntimeName, extras: () => PythonPoolExtras) {
+  return (modelPath: string, spec: ModelSpec, options: RuntimeOptions): Promise<DetectorRuntime> =>
+    createPythonPoolRuntime(spec, modelPath, { ...extras(), ...options, runtime });
+}
