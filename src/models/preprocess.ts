@@ -76,7 +76,9 @@ export async function prepareImage(source: ImageSource, input: InputSpec): Promi
       [srcWidth, srcHeight] = source.originalSize ?? [source.width, source.height];
       pipeline = sharp()(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } });
     } else {
-      pipeline = sharp()(source.data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS, autoOrient: true });
+      // libvips' own limit would refuse a huge header with a message that hides its size; the
+      // check below refuses it by name, from the header alone, before anything is decoded.
+      pipeline = sharp()(source.data, { failOn: 'error', limitInputPixels: false, autoOrient: true });
       const meta = await pipeline.metadata();
       srcWidth = meta.autoOrient?.width ?? meta.width ?? 0;
       srcHeight = meta.autoOrient?.height ?? meta.height ?? 0;

@@ -201,6 +201,9 @@ export async function createOnnxRuntime(modelPath: string, spec: ModelSpec, opti
     const ready = await runtime.start().catch((e: Error) => {
       throw new RuntimeError(`could not load model ${modelPath} on onnx/${options.device}: ${e.message}`, { cause: e });
     });
+    if (!ready.inputNames.includes(input.name)) {
+      throw new RuntimeError(`model ${modelPath} has no input named "${input.name}" (inputs: ${ready.inputNames.join(', ')}); fix input.name in its spec`);
+    }
     if (!shapeMatches(ready.inputShape, expected)) {
       throw new RuntimeError(`model ${modelPath} takes input [${ready.inputShape.join(', ')}], but its spec expects [${expected.join(', ')}]`);
     }

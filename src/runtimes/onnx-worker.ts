@@ -11,7 +11,7 @@ export interface WorkerOutput {
 }
 
 export type WorkerReply =
-  | { type: 'ready'; inputShape: (number | string)[]; outputNames: string[]; providers: string }
+  | { type: 'ready'; inputShape: (number | string)[]; inputNames: string[]; outputNames: string[]; providers: string }
   | { type: 'result'; id: number; outputs: Record<string, WorkerOutput>[]; tensorMs: number; inferenceMs: number }
   | { type: 'error'; id: number; message: string }
   | { type: 'closed' };
@@ -101,7 +101,7 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
       logSeverityLevel: 3,
     });
     const meta = session.inputMetadata?.find?.((m: { name: string }) => m.name === config.inputName);
-    post({ type: 'ready', inputShape: meta?.shape ?? [], outputNames: [...session.outputNames], providers: config.provider });
+    post({ type: 'ready', inputShape: meta?.shape ?? [], inputNames: [...session.inputNames], outputNames: [...session.outputNames], providers: config.provider });
   };
 
   let queue = Promise.resolve();
