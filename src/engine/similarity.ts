@@ -21,11 +21,11 @@ export interface Thumbnail {
 export interface ThumbnailOptions {
   /** Thumbnail width; the height follows the image's aspect ratio. */
   width: number;
-  /** Samples per cell side: 4 averages 16 pixels per thumbnail cell, enough to smooth compression noise. */
+  /** Samples per cell side: 3 averages 9 pixels per thumbnail cell, enough to smooth compression noise. */
   samplesPerSide: number;
 }
 
-export const DEFAULT_THUMBNAIL_OPTIONS: ThumbnailOptions = { width: 64, samplesPerSide: 4 };
+export const DEFAULT_THUMBNAIL_OPTIONS: ThumbnailOptions = { width: 64, samplesPerSide: 3 };
 
 /**
  * A grey thumbnail of packed 8-bit pixels (1, 3 or 4 channels, HWC) by averaging a regular grid
@@ -39,38 +39,35 @@ export function greyThumbnail(
   options: Partial<ThumbnailOptions> = {},
 ): Thumbnail {
   const o = { ...DEFAULT_THUMBNAIL_OPTIONS, ...options };
+  if (channels !== 1 && channels !== 3 && channels !== 4) throw new RangeError(`thumbnail source must have 1, 3 or 4 channels, got ${channels}`);
   if (pixels.length < width * height * channels) {
     throw new RangeError(`thumbnail source ${width}x${height}x${channels} needs ${width * height * channels} bytes, got ${pixels.length}`);
   }
   const tw = Math.max(1, Math.min(width, o.width));
   const th = Math.max(1, Math.min(height, Math.round((tw * height) / width)));
-  const data = new Float32Array(tw * th);
-  const n = Math.max(1, o.samplesPerSide);
-  // Sample offsets within a cell, shared by all cells of a row / column.
+  const n = Math.max(1, Math.round(o.samplesPerSide));
+  // Byte offsets of the samples: columns within a row, rows within the image, shared by all cells.
   const xs = new Int32Array(tw * n);
-  for (let cx = 0; cx < tw; cx++) {
-    const x0 = (cx * width) / tw;
-    const cw = width / tw;
-    for (let i = 0; i < n; i++) xs[cx * n + i] = Math.min(width - 1, Math.floor(x0 + ((i + 0.5) * cw) / n)) * channels;
-  }
-  const stride = width * channels;
-  const scale = 1 / (n * n);
-  for (let cy = 0; cy < th; cy++) {
-    const y0 = (cy * height) / th;
-    const ch = height / th;
-    for (let j = 0; j < n; j++) {
-      const row = Math.min(height - 1, Math.floor(y0 + ((j + 0.5) * ch) / n)) * stride;
-      for (let cx = 0; cx < tw; cx++) {
-        let sum = 0;
-        for (let i = 0; i < n; i++) {
-          const p = row + xs[cx * n + i];
-          // ITU-R BT.601 luma; one channel is already grey.
-          sum += channels === 1 ? pixels[p] : 0.299 * pixels[p] + 0.587 * pixels[p + 1] + 0.114 * pixels[p + 2];
-        }
-        data[cy * tw + cx] += sum * scale;
+  for (let i = 0; i < tw * n; i++) xs[i] = Math.min(width - 1, Math.floor(((i + 0.5) * width) / (tw * n))) * channels;
+  const ys = new Int32Array(th * n);
+  for (let j = 0; j < th * n; j++) ys[j] = Math.min(height - 1, Math.floor(((j + 0.5) * height) / (th * n))) * width * channels;
+  // Integer BT.601 luma (x256) summed per cell, then scaled once: no floating point per sample.
+  const sums = new Int32Array(tw * th);
+  for (let j = 0; j < th * n; j++) {
+    const row = ys[j];
+    const base = ((j / n) | 0) * tw;
+    if (channels === 1) {
+      for (let i = 0; i < tw * n; i++) sums[base + ((i / n) | 0)] += pixels[row + xs[i]] << 8;
+    } else {
+      for (let i = 0; i < tw * n; i++) {
+        const p = row + xs[i];
+        sums[base + ((i / n) | 0)] += 77 * pixels[p] + 150 * pixels[p + 1] + 29 * pixels[p + 2];
       }
     }
   }
+  const data = new Float32Array(tw * th);
+  const scale = 1 / (256 * n * n);
+  for (let k = 0; k < data.length; k++) data[k] = sums[k] * scale;
   return { width: tw, height: th, data };
 }
 

@@ -228,7 +228,8 @@ export class Tracker<T extends TrackInput = TrackInput> {
   private nextId = 1;
   private ended = 0;
   private lastTimestamp = -Infinity;
-  private lastOutput: Tracked<T>[] = [];
+  /** Tracks (confirmed or not) seen in the last analysed frame: what keepAlive carries on. */
+  private lastMatched: Track<T>[] = [];
 
   constructor(options: Partial<TrackerOptions> = {}) {
     this.options = { ...DEFAULT_TRACKER_OPTIONS, ...options };
@@ -318,8 +319,8 @@ export class Tracker<T extends TrackInput = TrackInput> {
       this.tracks.push(track);
     }
 
-    this.lastOutput = this.tracks.filter((tr) => tr.confirmed && tr.lastSeen === t).map((tr) => tr.output());
-    return this.lastOutput;
+    this.lastMatched = this.tracks.filter((tr) => tr.lastSeen === t);
+    return this.lastMatched.filter((tr) => tr.confirmed).map((tr) => tr.output());
   }
 
   /**
@@ -329,23 +330,25 @@ export class Tracker<T extends TrackInput = TrackInput> {
   keepAlive(timestamp: number): Tracked<T>[] {
     const t = Math.max(timestamp, this.lastTimestamp);
     this.lastTimestamp = t;
-    const reported = new Set(this.lastOutput.map((d) => d.id));
-    for (const track of this.tracks) {
-      if (!track.confirmed || !reported.has(track.id!)) continue;
-      // The scene did not change: the object is where it was, at rest.
+    const o = this.options;
+    for (const track of this.lastMatched) {
+      // The scene did not change: the object is where it was. An unchanged frame would
+      // give the same detection again, so it counts as a hit: a scene that goes still right
+      // after an object appeared still gets that object confirmed and reported.
+      track.hits++;
+      if (!track.confirmed && track.hits >= o.minHits) track.id = `${o.idPrefix}${this.nextId++}`;
+      // The filter state is left as the last analysed frame set it: the next analysed frame
+      // corrects it as if the unchanged frames had not been there (they carried no news).
       track.lastSeen = t;
-      track.updatedAt = t;
-      track.state.vx = track.state.vy = track.state.vw = track.state.vh = 0;
-      track.observeMovement(t, this.options);
+      track.observeMovement(t, o);
     }
-    this.lastOutput = this.tracks.filter((tr) => tr.confirmed && reported.has(tr.id!)).map((tr) => tr.output());
-    return this.lastOutput;
+    return this.lastMatched.filter((tr) => tr.confirmed).map((tr) => tr.output());
   }
 
   /** Forgets every track (a camera restarted, a model swapped); ids keep counting up. */
   reset(): void {
     this.tracks = [];
-    this.lastOutput = [];
+    this.lastMatched = [];
     this.lastTimestamp = -Infinity;
   }
 

@@ -109,6 +109,14 @@ describe('Tracker', () => {
     expect(after.id).toBe(d.id);
   });
 
+  it('keepAlive counts as a hit: an object that appeared just before the scene went still is confirmed', () => {
+    const tracker = new Tracker({ minHits: 2 });
+    expect(tracker.update([person(10, 10)], 0)).toEqual([]);
+    const out = tracker.keepAlive(100);
+    expect(out).toHaveLength(1);
+    expect(out[0].history).toEqual({ firstSeen: 0, lastSeen: 100 });
+  });
+
   it('tolerates timestamps going back and carries extra fields through', () => {
     const tracker = new Tracker<TrackInput & { classId: number }>({ minHits: 1 });
     const [a] = tracker.update([{ ...person(10, 10), classId: 0 }], 1000);

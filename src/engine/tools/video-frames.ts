@@ -9,6 +9,7 @@ export interface VideoFrame {
   timestamp: number;
   width: number;
   height: number;
+  channels: 3;
   data: Uint8Array;
 }
 
@@ -115,7 +116,7 @@ export async function* readVideoFrames(file: string, options: ReadVideoOptions =
         pending = rest.length ? [rest] : [];
         pendingBytes = rest.length;
         const n = start + index;
-        yield { index: n, timestamp: Math.round((n * 1000) / info.fps), width, height, data };
+        yield { index: n, timestamp: Math.round((n * 1000) / info.fps), width, height, channels: 3, data };
         index++;
       }
     }
