@@ -13,7 +13,7 @@ const USAGE = `usage: npm run detect -- [options] FILE...
 Detects objects in images (JPEG, PNG, WebP) with the plugin's own pipeline.
 
   --model PATH|ID     an .onnx file or a built-in model (default ${DEFAULT_MODEL_ID}: from the cache,
-                      ../shared/models or \$NVR_MODELS_DIR, else downloaded once and checked)
+                      ../shared/models or $NVR_MODELS_DIR, else downloaded once and checked)
   --runtime NAME      onnx (default), openvino, onnx-python, coreml
   --device NAME       cpu (default), cuda, coreml, dml; openvino: AUTO, CPU, GPU, NPU
   --threads N         threads per runner (default ${defaultThreads()})

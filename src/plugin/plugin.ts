@@ -181,15 +181,15 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
     if (!(Symbol.asyncIterator in Object(videoFrames))) {
       throw new Error('generateObjectDetections needs a video frame generator (use VideoFrameGenerator to decode a stream)');
     }
-    const frames = videoFrames as AsyncGenerator<VideoFrame, void>;
-    const self = this;
-    return (async function* () {
-      for await (const videoFrame of frames) {
-        const detected = await self.detectObjects(videoFrame.image, { ...session });
-        detected.timestamp = videoFrame.timestamp;
-        yield { __json_copy_serialize_children: true, videoFrame, detected };
-      }
-    })();
+    return this.detectFrames(videoFrames as AsyncGenerator<VideoFrame, void>, session);
+  }
+
+  private async *detectFrames(frames: AsyncGenerator<VideoFrame, void>, session: ObjectDetectionGeneratorSession): AsyncGenerator<ObjectDetectionGeneratorResult, void> {
+    for await (const videoFrame of frames) {
+      const detected = await this.detectObjects(videoFrame.image, { ...session });
+      detected.timestamp = videoFrame.timestamp;
+      yield { __json_copy_serialize_children: true, videoFrame, detected };
+    }
   }
 
   async getDetectionModel(_settings?: { [key: string]: unknown }): Promise<ObjectDetectionModel> {

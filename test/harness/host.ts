@@ -179,11 +179,10 @@ export class TestHost {
   private deviceProxy(id: string): ScryptedDevice {
     const record = this.devices.get(id);
     if (!record) return undefined as unknown as ScryptedDevice;
-    const host = this;
     return new Proxy({} as ScryptedDevice, {
-      get(_target, property) {
+      get: (_target, property) => {
         if (property === 'listen') {
-          return (event: string | EventListenerOptions, callback: EventListener) => host.systemManager.listenDevice(id, event, callback);
+          return (event: string | EventListenerOptions, callback: EventListener) => this.systemManager.listenDevice(id, event, callback);
         }
         if (typeof property === 'string' && property in record.state) return record.state[property];
         const impl = record.impl as Record<string | symbol, unknown> | undefined;

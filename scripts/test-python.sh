@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The Python pool's checks: ruff and pytest, with the .venv that setup-python.sh prepares.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/python -m ruff check python-runtime
+.venv/bin/python -m ruff format --check python-runtime
+.venv/bin/python -m pytest python-runtime/tests -q
