@@ -3,7 +3,7 @@ import { decode, type ModelOutputs } from '../models/decoders';
 import type { ModelSpec } from '../models/spec';
 import { fillTensor } from '../models/tensor';
 import { resolveNative } from '../native';
-import { onnxWorkerMain, type WorkerConfig, type WorkerReply, type WorkerRequest } from './onnx-worker';
+import { onnxWorkerMain, type WorkerConfig, type WorkerFrame, type WorkerReply, type WorkerRequest } from './onnx-worker';
 import {
   RuntimeError, type DecodeOptions, type DetectorRuntime, type FrameResult, type PreparedFrame, type RuntimeInfo, type RuntimeOptions,
 } from './runtime';
@@ -30,11 +30,20 @@ class InferenceWorker {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
   readonly ready: Promise<Extract<WorkerReply, { type: 'ready' }>>;
+  /**
+   * This worker's shared pixel buffer. Only the main thread's current holder of the worker (see
+   * acquire/release) writes it, before posting a run, and the worker reads it before replying,
+   * so they never overlap. Copying into it costs a memcpy; cloning 0.5 MB into a message cost
+   * about 0.2 ms more per frame.
+   */
+  readonly staging: Uint8Array;
   private closed?: () => void;
   exited = false;
 
   constructor(config: WorkerConfig, onDeath: (w: InferenceWorker, error: Error) => void) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: config, name: 'onnx-inference' });
+    const staging = new SharedArrayBuffer(config.width * config.height * 3);
+    this.staging = new Uint8Array(staging);
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...config, staging }, name: 'onnx-inference' });
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (reply: WorkerReply) => {
         if (reply.type === 'ready') resolve(reply);
@@ -142,7 +151,13 @@ class OnnxNodeRuntime implements DetectorRuntime {
     try {
       const stack = frames.length > 1 && frames.length <= this.info.maxBatch;
       const id = this.nextId++;
-      reply = await worker.run(id, { type: 'run', id, frames, stack });
+      let sent: WorkerFrame[] = frames;
+      if (frames.length === 1 && frames[0].pixels.length <= worker.staging.length) {
+        const { pixels, ...geometry } = frames[0];
+        worker.staging.set(pixels);
+        sent = [geometry];
+      }
+      reply = await worker.run(id, { type: 'run', id, frames: sent, stack });
     } finally {
       this.release(worker);
     }

@@ -54,6 +54,19 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
     expect(await runtime.detect([], options)).toEqual([]);
   });
 
+  it('one frame (sent through shared memory) and the same frame in a multi-frame call (cloned) agree exactly', async () => {
+    const person = await prepare('person.jpg');
+    const [alone] = await runtime.detect([person.frame], options);
+    const [, inCall] = await runtime.detect([dog.frame, person.frame], options);
+    expect(inCall.detections).toEqual(alone.detections);
+    // and a smaller frame after a larger one reads only its own pixels from the shared buffer
+    const small = await prepareImage({ kind: 'raw', data: new Uint8Array(40 * 30 * 3).fill(114), width: 40, height: 30, channels: 3 }, yoloxSpec.input);
+    await runtime.detect([dog.frame], options);
+    const [again] = await runtime.detect([person.frame], options);
+    expect(again.detections).toEqual(alone.detections);
+    expect((await runtime.detect([small.frame], { ...options, confidence: 0.5 }))[0].detections).toEqual([]);
+  });
+
   it('the caller\'s pixels are not consumed by a run (the frame can be run again)', async () => {
     const before = Buffer.from(dog.frame.pixels);
     await runtime.detect([dog.frame], options);
