@@ -155,13 +155,15 @@ describe.skipIf(!available)('tracking and skipping on vtest.avi', () => {
       const data = new Uint8Array(w * h * 3);
       for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
       for (let i = 0; i < 50; i++) greyThumbnail(data, w, h, 3); // warm the JIT
-      const n = 500;
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) greyThumbnail(data, w, h, 3);
-      const ms = (performance.now() - t0) / n;
+      // Best of 5 batches: the cost itself, not the other processes sharing the 2 cores.
+      let ms = Infinity;
+      for (let b = 0; b < 5; b++) {
+        const t0 = performance.now();
+        for (let i = 0; i < 100; i++) greyThumbnail(data, w, h, 3);
+        ms = Math.min(ms, (performance.now() - t0) / 100);
+      }
       report.push(`${w}x${h}: ${(ms * 1000).toFixed(0)} µs`);
-      // Generous for a shared 2-core machine under a parallel test run; about 0.1-0.15 ms alone.
-      expect(ms).toBeLessThan(0.6);
+      expect(ms).toBeLessThan(0.5);
     }
     console.log(`greyThumbnail 64-wide, 9 samples/cell: ${report.join(', ')}`);
   });
