@@ -4,7 +4,11 @@ import type { DetectionScheduler, FrameMeta, ScheduledResult } from './scheduler
 export interface DetectStreamOptions<F> {
   /** The source the frames go through (a fresh one per stream by default); closed when the stream ends. */
   sourceId?: string;
-  /** Turns a frame into scheduler input. Called as each frame arrives, before the next is pulled. */
+  /**
+   * Turns a frame into scheduler input. Started as each frame arrives, before the next is pulled
+   * (convert while the producer's buffer is still valid; return a thunk to defer the work until
+   * the frame is picked, so frames that get replaced cost nothing).
+   */
   toInput: (frame: F) => FrameInput | Promise<FrameInput>;
   meta?: (frame: F) => FrameMeta;
   /**
@@ -47,6 +51,7 @@ export async function* detectStream<F>(
   let producerDone = false;
   let producerError: Error | undefined;
   let stopped = false;
+  let submitted = Promise.resolve();
   let wake: (() => void) | undefined;
   const notify = () => {
     const w = wake;
@@ -63,14 +68,23 @@ export async function* detectStream<F>(
         if (next.done || stopped) break;
         const frame = next.value;
         const entry: Pending<F> = { frame, settled: false, outcome: undefined as never };
+        // Conversions may finish out of order; submissions must not, or an older frame would
+        // replace a newer one in the slot.
+        const previous = submitted;
+        let markSubmitted!: () => void;
+        submitted = new Promise<void>((resolve) => (markSubmitted = resolve));
         entry.outcome = (async () => {
           try {
             const input = await options.toInput(frame);
-            const answer = await scheduler.submitFrame(sourceId, input, options.meta?.(frame) ?? {});
-            return isDropped(answer) ? {} : { result: answer };
+            await previous;
+            const answer = scheduler.submitFrame(sourceId, input, options.meta?.(frame) ?? {});
+            markSubmitted();
+            const value = await answer;
+            return isDropped(value) ? {} : { result: value };
           } catch (e) {
             return { error: e instanceof Error ? e : new Error(String(e)) };
           } finally {
+            markSubmitted();
             entry.settled = true;
             notify();
           }

@@ -275,3 +275,32 @@ describe('hot swap', () => {
     await expect(second).resolves.toMatchObject({ inputDimensions: [2, 1] });
   });
 });
+
+describe('detectStream with a fake runtime', () => {
+  it('keeps frame order even when conversions finish out of order, and skips replaced frames', async () => {
+    const { detectStream } = await import('../../src/engine/stream');
+    const rt = new FakeRuntime(1, 1, 20);
+    const s = scheduler(rt);
+    async function* frames() {
+      for (let i = 1; i <= 30; i++) yield i;
+    }
+    const seen: number[] = [];
+    for await (const { frame: f, result } of detectStream(s, frames(), {
+      // Earlier frames convert slower than later ones.
+      toInput: async (i) => {
+        await new Promise((r) => setTimeout(r, i % 2 ? 8 : 1));
+        return frame(i);
+      },
+    })) {
+      expect(result.inputDimensions[0]).toBe(f);
+      seen.push(f);
+    }
+    expect(seen.at(-1)).toBe(30);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+    expect(seen.length).toBeLessThan(30);
+    const st = s.stats();
+    expect(st.overall.framesIn).toBe(30);
+    expect(st.overall.processed + st.overall.dropped.replaced).toBe(30);
+    expect(st.sources).toHaveLength(0); // the stream's source closed at the end
+  });
+});
