@@ -60,9 +60,10 @@ export class PoolClient {
       }, timeoutMs);
       this.pending.set(reqId, { resolve, reject, timer });
       if (this.pending.size === 1) this.lastActivity = performance.now(); // the hang clock starts now
-      this.input.write(frame, (err) => {
-        if (err) this.settle(reqId, undefined, new PoolUnavailableError(`python pool: writing request ${reqId} failed: ${err.message}`, { cause: err }));
-      });
+      // A failed write (EPIPE) means the process is dying: its exit fails this request with the
+      // real reason (signal, exit code, last stderr lines) a moment later; a pipe that breaks
+      // without an exit is caught by the supervisor's hang watchdog.
+      this.input.write(frame, () => undefined);
     });
   }
 

@@ -112,7 +112,8 @@ export class PoolSupervisor {
       hangTimeoutMs: 15_000,
       backoffMs: 250,
       maxBackoffMs: 10_000,
-      ...options,
+      // An option passed as undefined keeps its default.
+      ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as SupervisorOptions),
     };
     this.slots = this.opts.maxInFlight;
   }

@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogEntry } from '../../src/models/catalog';
+import { iou, toSourceBox } from '../../src/models/geometry';
+import { prepareImage, type PreparedImage } from '../../src/models/preprocess';
+import {
+  createPythonPoolRuntime,
+  inferJpegParts,
+  MsgType,
+  PoolRequestError,
+  PoolUnavailableError,
+  type PoolStatusEvent,
+  type PythonPoolRuntime,
+} from '../../src/runtimes/python-pool';
+import type { DetectorRuntime } from '../../src/runtimes/runtime';
+import { DOG, MODEL, pidAlive, SKIP_REASON, TEST_PYTHON } from './helpers';
+
+const spec = catalogEntry('yolox_nano')!.spec;
+const options = { confidence: 0.3, iou: 0.45, maxDetections: 100 };
+const env = { ...process.env, NVR_PYTHON: TEST_PYTHON ?? '', NVR_POOL_LOG: 'WARNING' };
+// MODELS.md, [x, y, w, h] in dog.jpg pixels
+const EXPECTED: Record<number, [number, number, number, number]> = { 16: [133, 205, 190, 337], 2: [467, 78, 226, 93], 1: [61, 133, 511, 295] };
+
+describe.skipIf(!!SKIP_REASON)('python pool end to end (TypeScript -> Python -> detections)', () => {
+  let dog: PreparedImage;
+  beforeAll(async () => {
+    dog = await prepareImage({ kind: 'encoded', data: readFileSync(DOG) }, spec.input);
+  });
+
+  for (const runtime of ['openvino', 'onnx-python'] as const) {
+    it(`${runtime}: dog.jpg gives dog, bicycle, car at MODELS.md's boxes`, async () => {
+      const rt = await createPythonPoolRuntime(spec, MODEL, { runtime, device: runtime === 'openvino' ? 'CPU' : 'cpu', threads: 0, concurrency: 2, env });
+      try {
+        expect(rt.info.runtime).toBe(runtime);
+        const [result] = await rt.detect([dog.frame], options);
+        for (const [cls, [x, y, w, h]] of Object.entries(EXPECTED)) {
+          const d = result.detections.find((r) => r.classId === Number(cls));
+          expect(d, `class ${cls}`).toBeDefined();
+          expect(d!.score).toBeGreaterThan(0.7);
+          expect(iou(toSourceBox(d!.box, dog.placement), [x, y, x + w, y + h])).toBeGreaterThan(0.9);
+        }
+        expect(result.timings.batchSize).toBe(1);
+        expect(result.timings.inferenceMs).toBeGreaterThan(0);
+        // several frames in one call (infer_batch, list mode)
+        const three = await rt.detect([dog.frame, dog.frame, dog.frame], options);
+        expect(three).toHaveLength(3);
+        expect(three.every((r) => r.detections.some((d) => d.classId === 16) && r.timings.batchSize === 3)).toBe(true);
+      } finally {
+        await rt.close();
+      }
+    });
+  }
+
+  it('a model that fails to load is a clear RuntimeError and leaves no process', async () => {
+    await expect(
+      createPythonPoolRuntime(spec, '/nonexistent/model.onnx', { runtime: 'onnx-python', device: 'cpu', threads: 0, concurrency: 1, env }),
+    ).rejects.toThrow(/failed to load.*nonexistent/);
+  });
+
+  it('CoreML off macOS fails with "CoreML needs macOS"', async () => {
+    await expect(createPythonPoolRuntime(spec, MODEL, { runtime: 'coreml', device: 'AUTO', threads: 0, concurrency: 1, env })).rejects.toThrow(
+      /CoreML needs macOS/,
+    );
+  });
+
+  describe('faults and supervision', () => {
+    let rt: PythonPoolRuntime;
+    const events: PoolStatusEvent[] = [];
+    const errors: Error[] = [];
+    beforeAll(async () => {
+      rt = (await createPythonPoolRuntime(spec, MODEL, {
+        runtime: 'onnx-python', device: 'cpu', threads: 1, concurrency: 2, env, hangTimeoutMs: 1500,
+        onStatus: (e) => events.push(e), onError: (e) => errors.push(e),
+      })) as PythonPoolRuntime;
+    });
+    afterAll(async () => {
+      const pid = rt.pool.pid;
+      await rt.close();
+      if (pid) expect(pidAlive(pid)).toBe(false);
+    });
+
+    it('an error answer carries the request id and the pool keeps serving', async () => {
+      const prefix = { modelIdx: 0, ...options };
+      const corrupt = rt.pool.request(MsgType.InferJpeg, inferJpegParts(prefix, Buffer.from('not a jpeg at all')));
+      await expect(corrupt).rejects.toBeInstanceOf(PoolRequestError);
+      const err = await corrupt.catch((e: PoolRequestError) => e);
+      expect(err.code).toBe('bad_image');
+      expect(err.reqId).toBeGreaterThan(0);
+      const outOfRange = await rt.pool.request(MsgType.InferJpeg, inferJpegParts({ ...prefix, modelIdx: 7 }, readFileSync(DOG))).catch((e) => e);
+      expect(outOfRange.code).toBe('unknown_model');
+      const ok = (await rt.pool.request(MsgType.InferJpeg, inferJpegParts(prefix, readFileSync(DOG)))) as { results: unknown[] };
+      expect(ok.results).toHaveLength(1);
+    });
+
+    it('SIGKILL under load fails every waiting request within 1 s, then the pool restarts and serves', async () => {
+      const frame = (await prepareImage({ kind: 'encoded', data: readFileSync(DOG) }, spec.input)).frame;
+      const pid = rt.pool.pid!;
+      const load = Array.from({ length: 8 }, () => rt.detect([frame, frame], options).then(() => 'ok', (e: Error) => e));
+      await new Promise((r) => setTimeout(r, 30));
+      const killedAt = performance.now();
+      process.kill(pid, 'SIGKILL');
+      const outcomes = await Promise.all(load);
+      const failedWithin = performance.now() - killedAt;
+      const failures = outcomes.filter((o): o is Error => o instanceof Error);
+      expect(failures.length).toBeGreaterThan(0);
+      expect(failures.every((f) => f instanceof PoolUnavailableError && /SIGKILL/.test(f.message))).toBe(true);
+      expect(failedWithin).toBeLessThan(1000);
+      const [after] = await rt.detect([frame], options); // waits for the automatic restart
+      expect(after.detections.some((d) => d.classId === 16)).toBe(true);
+      expect(rt.pool.pid).not.toBe(pid);
+      expect(pidAlive(pid)).toBe(false);
+      expect(events.some((e) => e.state === 'restarting' && /SIGKILL/.test(e.message))).toBe(true);
+      expect(errors.some((e) => /SIGKILL/.test(e.message))).toBe(true);
+    });
+
+    it('a hung pool (SIGSTOP) is detected, its requests fail, and it is replaced', async () => {
+      const pid = rt.pool.pid!;
+      process.kill(pid, 'SIGSTOP');
+      const started = performance.now();
+      const hung = await rt.detect([(await prepareImage({ kind: 'encoded', data: readFileSync(DOG) }, spec.input)).frame], options).catch((e: Error) => e);
+      expect(hung).toBeInstanceOf(PoolUnavailableError);
+      expect(performance.now() - started).toBeLessThan(4000);
+      expect(errors.some((e) => /answered nothing/.test(e.message))).toBe(true);
+      const [after] = await rt.detect([dog.frame], options);
+      expect(after.detections.length).toBeGreaterThan(0);
+      expect(pidAlive(pid)).toBe(false);
+    });
+  });
+
+  it('close() leaves no child process behind, and is idempotent', async () => {
+    const rt: DetectorRuntime = await createPythonPoolRuntime(spec, MODEL, { runtime: 'onnx-python', device: 'cpu', threads: 1, concurrency: 1, env });
+    const pid = (rt as PythonPoolRuntime).pool.pid!;
+    expect(pidAlive(pid)).toBe(true);
+    await rt.close();
+    await rt.close();
+    expect(pidAlive(pid)).toBe(false);
+    await expect(rt.detect([dog.frame], options)).rejects.toThrow(/closed/);
+  });
+});
