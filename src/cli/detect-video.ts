@@ -29,8 +29,8 @@ export interface VideoOptions {
   iou?: string;
   classes?: string;
   json?: boolean;
-  /** Not on detect.ts's command line yet: `--no-skip` would set it. */
-  noSkip?: boolean;
+  /** Analyse every frame: no unchanged-frame skip. */
+  'no-skip'?: boolean;
 }
 
 export interface CameraReport {
@@ -135,7 +135,7 @@ export async function runVideo(values: VideoOptions): Promise<number> {
   const deadline = started + runMs;
 
   const ids = Array.from({ length: cameras }, (_, k) => `camera${k + 1}`);
-  const analyses = new Map(ids.map((id) => [id, new CameraAnalysis(id, { filter: { classes }, similarity: { enabled: !values.noSkip }, tracker: { idPrefix: `${id}/` } })]));
+  const analyses = new Map(ids.map((id) => [id, new CameraAnalysis(id, { filter: { classes }, similarity: { enabled: !values['no-skip'] }, tracker: { idPrefix: `${id}/` } })]));
   const counts = new Map(ids.map((id) => [id, { framesIn: 0, failed: 0, error: undefined as string | undefined }]));
 
   const onFrame = (id: string) => (frame: { index: number; timestamp: number }, out: CameraFrameResult | DroppedFrame | { late: true }) => {

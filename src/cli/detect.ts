@@ -6,6 +6,7 @@ import { DEFAULT_MODEL_ID } from '../models/catalog';
 import type { ImageSource } from '../models/preprocess';
 import { defaultConcurrency, defaultThreads } from '../plugin/settings';
 import { numberOption, parseCommandLine, runMain, RUNTIME_OPTIONS, UsageError } from './args';
+import { runVideo } from './detect-video';
 
 const USAGE = `usage: npm run detect -- [options] FILE...
        npm run detect -- --video FILE [--cameras N] [--fps F] [options]
@@ -22,7 +23,12 @@ Detects objects in images (JPEG, PNG, WebP) with the plugin's own pipeline.
   --iou T             NMS IoU (default 0.45)
   --classes A,B       only these classes
   --json              JSON output
-  --video FILE        run a video file as N cameras (see README)`;
+  --video FILE        run a video file as N cameras, each through the camera pipeline
+                      (unchanged-frame skip, tracking); with --json, per-frame detections with track ids
+  --cameras N         cameras fed from the video (default 1), each from a different point of it
+  --fps F             frames per second per camera (default: the video's; 0: as fast as it decodes)
+  --seconds S         stop after S seconds
+  --no-skip           analyse every frame (no unchanged-frame skip)`;
 
 const OPTIONS = {
   ...RUNTIME_OPTIONS,
@@ -33,6 +39,7 @@ const OPTIONS = {
   cameras: { type: 'string' },
   fps: { type: 'string' },
   seconds: { type: 'string' },
+  'no-skip': { type: 'boolean', default: false },
 } as const;
 
 export interface FileResult extends Omit<DetectionResult, 'batchSize' | 'detections'> {
@@ -67,10 +74,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values.video) {
-    const { runVideo } = await import('./detect-video');
-    return runVideo(values);
-  }
+  if (values.video) return runVideo(values);
   if (!positionals.length) throw new UsageError(`no image given\n${USAGE}`);
   const options = {
     confidence: numberOption('confidence', values.confidence, 0.25, 0, 1),

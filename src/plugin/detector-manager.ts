@@ -2,7 +2,7 @@ import { Detector, type DetectorConfig } from '../engine/detector';
 
 export interface DetectorStatus {
   state: 'loading' | 'ready' | 'error';
-  /** What is serving now, e.g. `yolox_nano on onnx/cpu, 2 workers x 1 thread`. */
+  /** What is serving now, e.g. `yolox_nano on onnx/cpu, 2 runner(s) x 1 thread(s), batch up to 1`. */
   serving?: string;
   error?: string;
 }
@@ -13,36 +13,34 @@ function describe(detector: Detector): string {
 }
 
 /**
- * Keeps one Detector serving while settings change. A new configuration loads beside the old
- * one; only when it is ready does it take over, and the old one closes once the requests it
- * is running have finished. A configuration that fails to load leaves the old one serving and
- * the error in `status`.
+ * Loads detectors as settings change, one configuration at a time, and hands each one that
+ * loads to `install` (the scheduler, which finishes work on the previous one before closing
+ * it). A configuration that fails to load leaves the previous one serving and the error in
+ * `status`; a configuration overtaken by a newer one while loading is closed unused.
  */
 export class DetectorManager {
   private current?: Detector;
   private loading?: Promise<Detector>;
   private generation = 0;
-  private readonly inFlight = new Map<Detector, number>();
-  private readonly retiring = new Set<Detector>();
   status: DetectorStatus = { state: 'loading' };
 
-  constructor(private readonly onStatus: (status: DetectorStatus) => void = () => undefined) {}
+  constructor(
+    private readonly install: (detector: Detector) => void,
+    private readonly onStatus: (status: DetectorStatus) => void = () => undefined,
+  ) {}
 
-  /** Starts loading `config`; resolves when it serves (or rejects with the load error). */
   configure(config: DetectorConfig): Promise<Detector> {
     const generation = ++this.generation;
     this.setStatus({ state: 'loading', serving: this.current && describe(this.current) });
     const loading = Detector.create(config).then(
       (detector) => {
         if (generation !== this.generation) {
-          // A newer configuration was asked for while this one loaded.
           void detector.close();
-          return this.loading ?? detector;
+          return this.get();
         }
-        const previous = this.current;
         this.current = detector;
         this.loading = undefined;
-        if (previous) this.retire(previous);
+        this.install(detector);
         this.setStatus({ state: 'ready', serving: describe(detector) });
         return detector;
       },
@@ -59,36 +57,11 @@ export class DetectorManager {
     return loading;
   }
 
-  /** The detector that serves now, waiting for the first one to load. */
+  /** The detector serving now, waiting for the first one to load. */
   async get(): Promise<Detector> {
     if (this.current) return this.current;
     if (this.loading) return this.loading;
     throw new Error(this.status.error ? `no model is loaded: ${this.status.error}` : 'no model is configured');
-  }
-
-  /** Runs `fn` on the serving detector, keeping it open until `fn` settles. */
-  async use<T>(fn: (detector: Detector) => Promise<T>): Promise<T> {
-    const detector = await this.get();
-    this.inFlight.set(detector, (this.inFlight.get(detector) ?? 0) + 1);
-    try {
-      return await fn(detector);
-    } finally {
-      const left = (this.inFlight.get(detector) ?? 1) - 1;
-      if (left) this.inFlight.set(detector, left);
-      else {
-        this.inFlight.delete(detector);
-        if (this.retiring.has(detector)) this.retire(detector);
-      }
-    }
-  }
-
-  private retire(detector: Detector): void {
-    if (this.inFlight.get(detector)) {
-      this.retiring.add(detector);
-      return;
-    }
-    this.retiring.delete(detector);
-    void detector.close();
   }
 
   private setStatus(status: DetectorStatus): void {
@@ -96,11 +69,8 @@ export class DetectorManager {
     this.onStatus(status);
   }
 
-  async close(): Promise<void> {
+  /** Stops loading; the installed detectors belong to the scheduler, which closes them. */
+  stop(): void {
     this.generation++;
-    const all = [this.current, ...this.retiring].filter((d): d is Detector => !!d);
-    this.current = undefined;
-    this.retiring.clear();
-    await Promise.all(all.map((d) => d.close()));
   }
 }

@@ -4,23 +4,37 @@ import sdk, {
   type ObjectDetectionModel, type ObjectDetectionResult, type ObjectDetectionSession, type ObjectsDetected,
   type Setting, type Settings, type SettingValue, type VideoFrame,
 } from '@scrypted/sdk';
-import { StorageSettings } from '@scrypted/sdk/storage-settings';
+import { StorageSettings, type StorageSetting } from '@scrypted/sdk/storage-settings';
 import path from 'path';
+import { CameraAnalysis } from '../engine/camera-analysis';
 import type { DetectionResult, DetectorConfig, DetectOptions } from '../engine/detector';
+import { DetectionScheduler, type SchedulerOptions } from '../engine/scheduler';
+import { formatSummary } from '../engine/stats';
+import { detectStream } from '../engine/stream';
 import { CATALOG, DEFAULT_MODEL_ID } from '../models/catalog';
 import { COCO_LABELS } from '../models/labels';
+import type { ModelSpec } from '../models/spec';
+import { configurePythonPool } from '../runtimes';
+import type { BatchMode } from '../engine/batching';
 import { DetectorManager, type DetectorStatus } from './detector-manager';
-import { mediaToSource } from './media';
-import { defaultConcurrency, defaultThreads, EXECUTION_PROVIDERS, SettingError, validateSetting } from './settings';
+import { imageToSource, mediaToSource } from './media';
+import {
+  BATCH_MODES, DEVICES, RUNTIMES, SettingError, defaultConcurrency, defaultThreads, deviceFor, validateDevice, validateSetting,
+} from './settings';
 
 /** Classes that make an NVR record or notify; the rest are reported but do not trigger. */
 const TRIGGER_CLASSES = ['person', 'car', 'truck', 'bus', 'motorcycle', 'bicycle', 'dog', 'cat', 'bird', 'horse'];
 
 /** Settings whose change needs the model reloaded (the others are read on every request). */
-const RELOAD_KEYS = new Set(['model', 'threads', 'concurrency', 'executionProvider']);
+const RELOAD_KEYS = new Set(['model', 'runtime', 'device', 'threads', 'concurrency', 'pythonPath', 'maxBatch']);
+const SCHEDULER_KEYS = new Set(['batchMode', 'batchWindowMs', 'maxBatch', 'maxAgeMs']);
+
+const STATS_LOG_INTERVAL_MS = 60_000;
 
 export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetection, Settings {
-  private readonly detectors = new DetectorManager((status) => this.onStatus(status));
+  readonly scheduler: DetectionScheduler;
+  private readonly detectors: DetectorManager;
+  private readonly statsTimer: NodeJS.Timeout;
 
   readonly storageSettings = new StorageSettings(this, {
     model: {
@@ -32,26 +46,69 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
       choices: CATALOG.map((e) => e.id),
       defaultValue: DEFAULT_MODEL_ID,
     },
-    executionProvider: {
-      title: 'Execution provider',
+    runtime: {
+      title: 'Runtime',
       group: 'Model',
-      description: 'Where ONNX Runtime runs the model. cuda needs onnxruntime-node installed with its CUDA libraries, coreml a Mac, dml Windows.',
-      choices: EXECUTION_PROVIDERS,
-      defaultValue: 'cpu',
+      description: 'onnx runs ONNX Runtime inside the plugin (worker threads). openvino (Intel CPU/iGPU/NPU), '
+        + 'onnx-python and coreml (Mac) run in a Python pool the plugin sets up in its data folder on first use.',
+      choices: RUNTIMES,
+      defaultValue: 'onnx',
+    },
+    device: {
+      title: 'Device',
+      group: 'Model',
+      description: 'onnx: execution provider cpu, cuda (onnxruntime-node with CUDA libraries), coreml (Mac), dml (Windows). '
+        + 'openvino: CPU, GPU, NPU. auto: the runtime\'s default (onnx: cpu; openvino: AUTO).',
+      combobox: true,
+      defaultValue: 'auto',
+      onGet: async (): Promise<StorageSetting> => ({ choices: DEVICES[this.runtimeName] ?? ['auto'] }),
     },
     threads: {
       title: 'Threads per runner',
       group: 'Performance',
-      description: 'Intra-op threads of each model session. 0 lets ONNX Runtime decide.',
+      description: 'Intra-op threads of each model session. 0 lets the runtime decide.',
       type: 'integer',
       defaultValue: defaultThreads(),
     },
     concurrency: {
       title: 'Concurrent runners',
       group: 'Performance',
-      description: 'Model sessions running side by side, each in its own worker thread.',
+      description: 'Model sessions running side by side (worker threads, or pool workers).',
       type: 'integer',
       defaultValue: defaultConcurrency(),
+    },
+    batchMode: {
+      title: 'Batching',
+      group: 'Performance',
+      description: 'none: each runner takes one frame. list: a free runner takes every ready frame (up to max batch). '
+        + 'window: the first ready frame waits up to the batch window for others. Frames are taken round robin across cameras.',
+      choices: BATCH_MODES,
+      defaultValue: 'none',
+    },
+    batchWindowMs: {
+      title: 'Batch window (ms)',
+      group: 'Performance',
+      type: 'integer',
+      defaultValue: 10,
+    },
+    maxBatch: {
+      title: 'Max batch size',
+      group: 'Performance',
+      type: 'integer',
+      defaultValue: 4,
+    },
+    maxAgeMs: {
+      title: 'Maximum frame age (ms)',
+      group: 'Performance',
+      description: 'Camera frames older than this are dropped unprocessed (counted in the statistics).',
+      type: 'integer',
+      defaultValue: 2000,
+    },
+    pythonPath: {
+      title: 'Python path',
+      group: 'Model',
+      description: 'Python 3.9+ for the pool runtimes. Empty: python3 from the PATH.',
+      defaultValue: '',
     },
     confidence: {
       title: 'Confidence threshold',
@@ -85,23 +142,67 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
       noStore: true,
       mapGet: () => this.statusText(),
     },
+    statistics: {
+      title: 'Statistics',
+      group: 'Status',
+      description: 'Since the last minute\'s log line: frames in, processed, dropped, latency (arrival to result) by stage, batch sizes.',
+      type: 'textarea',
+      readonly: true,
+      noStore: true,
+      mapGet: () => this.statisticsText(),
+    },
   });
 
   constructor(nativeId?: string) {
     super(nativeId);
+    this.scheduler = new DetectionScheduler(this.schedulerOptions());
+    this.detectors = new DetectorManager(
+      (detector) => void this.scheduler.setDetector(detector),
+      (status) => this.onStatus(status),
+    );
+    configurePythonPool(() => ({
+      dataDir: this.volume,
+      pythonPath: this.storageSettings.values.pythonPath || undefined,
+      // The scheduler forms the batches; the pool runs whatever arrives together.
+      batchMode: 'list',
+      maxBatchSize: this.storageSettings.values.maxBatch,
+      onLog: (line) => this.console.log('[python]', line),
+      onError: (error) => this.console.error('[python]', error.message),
+      onStatus: (event) => {
+        this.console.log('[python]', JSON.stringify(event));
+        void this.onDeviceEvent(ScryptedInterface.Settings, undefined);
+      },
+    }));
+    this.statsTimer = setInterval(() => this.logStatistics(), STATS_LOG_INTERVAL_MS);
+    this.statsTimer.unref?.();
     this.reload();
+  }
+
+  private get runtimeName(): string {
+    return this.storage.getItem('runtime') ?? 'onnx';
   }
 
   private get volume(): string {
     return process.env.SCRYPTED_PLUGIN_VOLUME ?? path.resolve('.nvr-detect');
   }
 
+  private schedulerOptions(): Partial<SchedulerOptions> {
+    const values = this.storageSettings.values;
+    return {
+      mode: values.batchMode as BatchMode,
+      windowMs: values.batchWindowMs,
+      maxBatch: values.maxBatch,
+      maxAgeMs: values.maxAgeMs,
+      detectOptions: this.detectOptions(),
+    };
+  }
+
   private detectorConfig(): DetectorConfig {
     const values = this.storageSettings.values;
     return {
       model: values.model,
-      runtime: 'onnx',
-      device: values.executionProvider,
+      runtime: values.runtime,
+      device: deviceFor(values.runtime, values.device),
       threads: values.threads,
       concurrency: values.concurrency,
       store: {
@@ -130,19 +231,43 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
     return `Serving ${serving}`;
   }
 
+  private statisticsText(): string {
+    const stats = this.scheduler.stats();
+    const lines = [formatSummary(stats)];
+    for (const s of stats.sources) {
+      lines.push(`${s.id}: ${s.fps.toFixed(1)} of ${s.fpsIn.toFixed(1)} fps, dropped ${Object.entries(s.dropped).map(([k, v]) => `${k} ${v}`).join(' ')}, p95 ${s.latency.p95.toFixed(1)} ms`);
+    }
+    return lines.join('\n');
+  }
+
+  /** One line a minute in the console, then the counters start over. */
+  private logStatistics(): void {
+    const stats = this.scheduler.stats();
+    if (stats.overall.framesIn) this.console.log(formatSummary(stats));
+    this.scheduler.resetStats();
+  }
+
   async getSettings(): Promise<Setting[]> {
     return this.storageSettings.getSettings();
   }
 
   /** Refuses a bad value with a message the settings UI shows; a good one takes effect at once. */
   async putSetting(key: string, value: SettingValue): Promise<void> {
-    if (!(key in this.storageSettings.settings)) throw new SettingError(`unknown setting "${key}"`);
-    if (this.storageSettings.settings[key as keyof typeof this.storageSettings.settings].readonly) {
-      throw new SettingError(`${key} is read-only`);
+    const settings = this.storageSettings.settings;
+    if (!(key in settings)) throw new SettingError(`unknown setting "${key}"`);
+    if (settings[key as keyof typeof settings].readonly) throw new SettingError(`${key} is read-only`);
+    const labels = this.scheduler.detector?.spec.labels ?? COCO_LABELS;
+    const normalised = (key === 'device'
+      ? validateDevice(this.storageSettings.values.runtime, value)
+      : validateSetting(key, value, labels)) as SettingValue;
+    if (key === 'runtime' && normalised !== this.storageSettings.values.runtime) {
+      // A device of one runtime means nothing to another: start the new one on its default.
+      await this.storageSettings.putSetting('device', 'auto');
     }
-    const labels = (await this.detectors.get().catch(() => undefined))?.spec.labels ?? COCO_LABELS;
-    const normalised = validateSetting(key, value, labels) as SettingValue;
     await this.storageSettings.putSetting(key, normalised);
+    if (SCHEDULER_KEYS.has(key) || key === 'confidence' || key === 'nmsIou' || key === 'classes') {
+      this.scheduler.configure(this.schedulerOptions());
+    }
     if (RELOAD_KEYS.has(key)) this.reload();
   }
 
@@ -166,14 +291,26 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
     return { timestamp, inputDimensions: result.inputDimensions, detections, sourceId };
   }
 
-  async detectObjects(mediaObject: MediaObject, session?: ObjectDetectionSession): Promise<ObjectsDetected> {
-    return this.detectors.use(async (detector) => {
-      const source = await mediaToSource(mediaObject, sdk.mediaManager, detector.spec.input);
-      const result = await detector.detect(source, this.detectOptions(session));
-      return this.toObjectsDetected(result, Date.now(), session?.sourceId);
-    });
+  /** The input spec of whatever model the scheduler serves when the frame is picked. */
+  private async inputSpec(): Promise<ModelSpec['input']> {
+    return (this.scheduler.detector ?? (await this.detectors.get())).spec.input;
   }
 
+  /** An API request: queued in order behind other callers (a clear "busy" error when the queue is full). */
+  async detectObjects(mediaObject: MediaObject, session?: ObjectDetectionSession): Promise<ObjectsDetected> {
+    await this.detectors.get();
+    const result = await this.scheduler.request(
+      async () => mediaToSource(mediaObject, sdk.mediaManager, await this.inputSpec()),
+      this.detectOptions(session),
+    );
+    return this.toObjectsDetected(result, Date.now(), session?.sourceId);
+  }
+
+  /**
+   * Video Analysis hands a frame generator: each session gets its own keep-latest source, so a
+   * slow model never makes the NVR's decoder wait (frames replaced before they ran are skipped),
+   * and its own tracker, so detections carry stable ids.
+   */
   async generateObjectDetections(
     videoFrames: AsyncGenerator<VideoFrame, void> | MediaObject,
     session: ObjectDetectionGeneratorSession,
@@ -181,19 +318,30 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
     if (!(Symbol.asyncIterator in Object(videoFrames))) {
       throw new Error('generateObjectDetections needs a video frame generator (use VideoFrameGenerator to decode a stream)');
     }
+    await this.detectors.get();
     return this.detectFrames(videoFrames as AsyncGenerator<VideoFrame, void>, session);
   }
 
   private async *detectFrames(frames: AsyncGenerator<VideoFrame, void>, session: ObjectDetectionGeneratorSession): AsyncGenerator<ObjectDetectionGeneratorResult, void> {
-    for await (const videoFrame of frames) {
-      const detected = await this.detectObjects(videoFrame.image, { ...session });
-      detected.timestamp = videoFrame.timestamp;
-      yield { __json_copy_serialize_children: true, videoFrame, detected };
+    const options = this.detectOptions(session);
+    // Report from the first sighting: Video Analysis decides what to do with a one-frame object.
+    const analysis = new CameraAnalysis(session?.sourceId ?? 'generator', { tracker: { minHits: 1 } });
+    const stream = detectStream(this.scheduler, frames, {
+      toInput: (frame) => async () => imageToSource(frame.image, await this.inputSpec()),
+      meta: () => ({ options }),
+    });
+    for await (const { frame, result } of stream) {
+      const tracked = analysis.analysed(result, frame.timestamp);
+      const detected = this.toObjectsDetected(result, frame.timestamp, session?.sourceId);
+      detected.detections = tracked.detections.map(({ className, score, boundingBox, id, history, movement }) => ({
+        className, score, boundingBox, id, history, movement,
+      }));
+      yield { __json_copy_serialize_children: true, videoFrame: frame, detected };
     }
   }
 
   async getDetectionModel(_settings?: { [key: string]: unknown }): Promise<ObjectDetectionModel> {
-    const detector = await this.detectors.get();
+    const detector = this.scheduler.detector ?? (await this.detectors.get());
     const { spec } = detector;
     const reported: string[] = this.storageSettings.values.classes;
     const classes = reported.length ? reported : [...spec.labels];
@@ -218,6 +366,8 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
 
   /** Releases models and worker threads (the host calls this on plugin shutdown; the harness in tests). */
   async release(): Promise<void> {
-    await this.detectors.close();
+    clearInterval(this.statsTimer);
+    this.detectors.stop();
+    await this.scheduler.close();
   }
 }

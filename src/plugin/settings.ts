@@ -11,6 +11,22 @@ export class SettingError extends Error {
 }
 
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'coreml', 'dml'];
+export const RUNTIMES = ['onnx', 'openvino', 'onnx-python', 'coreml'];
+export const BATCH_MODES = ['none', 'list', 'window'];
+
+/** Devices each runtime offers; `auto` picks the runtime's own default (see deviceFor). */
+export const DEVICES: Record<string, string[]> = {
+  onnx: ['auto', ...EXECUTION_PROVIDERS],
+  openvino: ['auto', 'CPU', 'GPU', 'NPU'],
+  'onnx-python': ['auto', ...EXECUTION_PROVIDERS],
+  coreml: ['auto', 'ALL', 'CPU_AND_NE', 'CPU_AND_GPU', 'CPU_ONLY'],
+};
+
+/** The device name a runtime is given for a device setting. */
+export function deviceFor(runtime: string, device: string): string {
+  if (device.toLowerCase() !== 'auto') return device;
+  return runtime === 'onnx' ? 'cpu' : runtime === 'onnx-python' ? 'auto' : 'AUTO';
+}
 
 /** Defaults sized for the machine: on 2 cores, 2 workers x 1 thread beat 1 worker x 2 threads (119 vs 98 runs/s). */
 export function defaultConcurrency(cores = os.availableParallelism?.() ?? os.cpus().length): number {
@@ -44,12 +60,23 @@ export const validators: Record<string, (value: unknown, labels: readonly string
   nmsIou: (value) => numberIn('NMS IoU', value, 0.05, 0.95),
   threads: (value) => numberIn('threads', value, 0, 64, true),
   concurrency: (value) => numberIn('concurrency', value, 1, 16, true),
-  executionProvider: (value) => {
-    const provider = String(value ?? '').toLowerCase();
-    if (!EXECUTION_PROVIDERS.includes(provider)) {
-      throw new SettingError(`execution provider must be one of ${EXECUTION_PROVIDERS.join(', ')} (got "${String(value)}")`);
-    }
-    return provider;
+  runtime: (value) => {
+    const runtime = String(value ?? '');
+    if (!RUNTIMES.includes(runtime)) throw new SettingError(`runtime must be one of ${RUNTIMES.join(', ')} (got "${runtime}")`);
+    return runtime;
+  },
+  batchMode: (value) => {
+    const mode = String(value ?? '');
+    if (!BATCH_MODES.includes(mode)) throw new SettingError(`batch mode must be one of ${BATCH_MODES.join(', ')} (got "${mode}")`);
+    return mode;
+  },
+  batchWindowMs: (value) => numberIn('batch window (ms)', value, 1, 1000, true),
+  maxBatch: (value) => numberIn('max batch size', value, 1, 64, true),
+  maxAgeMs: (value) => numberIn('maximum frame age (ms)', value, 100, 60_000, true),
+  pythonPath: (value) => {
+    const python = String(value ?? '').trim();
+    if (python && !fs.existsSync(python)) throw new SettingError(`Python "${python}" does not exist (leave empty to use python3 from the PATH)`);
+    return python;
   },
   classes: (value, labels) => {
     let list: unknown[] = [];
@@ -63,6 +90,16 @@ export const validators: Record<string, (value: unknown, labels: readonly string
     return list.map(String);
   },
 };
+
+/** A device must be one its runtime offers (GPU.1-style OpenVINO device ids too). */
+export function validateDevice(runtime: string, value: unknown): string {
+  const device = String(value ?? '').trim();
+  const offered = DEVICES[runtime] ?? [];
+  const match = offered.find((d) => d.toLowerCase() === device.toLowerCase());
+  if (match) return match;
+  if (runtime === 'openvino' && /^(GPU|NPU)\.\d+$/i.test(device)) return device.toUpperCase();
+  throw new SettingError(`device for ${runtime} must be one of ${offered.join(', ')} (got "${device}")`);
+}
 
 export function validateSetting(key: string, value: unknown, labels: readonly string[]): unknown {
   const validate = validators[key];

@@ -1,5 +1,8 @@
+import os from 'os';
+import path from 'path';
 import type { ModelSpec } from '../models/spec';
 import { createOnnxRuntime } from './onnx-node';
+import { pythonPoolFactory, type PythonPoolExtras } from './python-pool';
 import { RuntimeError, type DetectorRuntime, type RuntimeOptions } from './runtime';
 
 /** Runtimes by the names users pick in settings and on the command line. */
@@ -9,6 +12,21 @@ export const RUNTIME_NAMES: RuntimeName[] = ['onnx', 'openvino', 'onnx-python', 
 export type RuntimeFactory = (modelPath: string, spec: ModelSpec, options: RuntimeOptions) => Promise<DetectorRuntime>;
 
 const factories = new Map<string, RuntimeFactory>([['onnx', createOnnxRuntime]]);
+
+/** Where the Python pool keeps its virtual environments outside Scrypted (the plugin uses its volume). */
+let poolExtras: () => PythonPoolExtras = () => ({
+  dataDir: process.env.NVR_DATA_DIR ?? path.join(os.homedir(), '.cache', 'nvr-detect'),
+  onLog: (line) => console.error(line),
+});
+
+/** Sets what the next Python pools start with: data folder, Python path, batching, callbacks. */
+export function configurePythonPool(extras: () => PythonPoolExtras): void {
+  poolExtras = extras;
+}
+
+for (const name of ['openvino', 'onnx-python', 'coreml'] as const) {
+  factories.set(name, pythonPoolFactory(name, () => poolExtras()));
+}
 
 /** Lets a runtime living elsewhere (the Python pool) plug in without this file importing it. */
 export function registerRuntime(name: string, factory: RuntimeFactory): void {

@@ -41,7 +41,7 @@ describe.skipIf(!fs.existsSync(path.join(shared, 'models', 'yolox_nano.onnx')))(
     expect(result.raw.inputDimensions).toEqual([640, 480]);
     expect(result.badError).toMatch(/could not read image/);
     expect(result.filtered.detections.map((d: { className: string }) => d.className)).toEqual(['dog']);
-    expect(result.settingKeys).toEqual(expect.arrayContaining(['model', 'confidence', 'nmsIou', 'classes', 'threads', 'executionProvider']));
+    expect(result.settingKeys).toEqual(expect.arrayContaining(['model', 'confidence', 'nmsIou', 'classes', 'threads', 'device', 'runtime', 'batchMode', 'statistics']));
     expect(result.status).toMatch(/^Serving yolox_nano/);
     fs.rmSync(work, { recursive: true, force: true });
   }, 150_000);
