@@ -119,7 +119,9 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
     post({ type: 'ready', inputShape: meta?.shape ?? [], inputNames: [...session.inputNames], outputNames: [...session.outputNames], providers: config.provider });
   };
 
-  let queue = Promise.resolve();
+  // Messages wait for the session load: a 'close' arriving mid-load (another worker failed, so
+  // the runtime is being torn down) must release the session that load is about to create.
+  let queue: Promise<void> = start().catch((e: Error) => post({ type: 'error', id: -1, message: e?.message ?? String(e) }));
   port.on('message', (msg: WorkerRequest) => {
     queue = queue.then(async () => {
       if (msg.type === 'close') {
@@ -136,5 +138,4 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
       }
     });
   });
-  start().catch((e: Error) => post({ type: 'error', id: -1, message: e?.message ?? String(e) }));
 }
