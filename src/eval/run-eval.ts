@@ -78,7 +78,7 @@ function registerPoolRuntime(name: string, onLog?: (line: string) => void): void
 }
 
 /** The model's spec at another square input size, refused when the graph's input size is fixed. */
-function specAtSize(modelPath: string, spec: ModelSpec, size: number): ModelSpec {
+export function specAtSize(modelPath: string, spec: ModelSpec, size: number): ModelSpec {
   const { input } = spec;
   if (size === input.width && size === input.height) return spec;
   let dims: number[] | undefined;
