@@ -75,7 +75,9 @@ def yolov8_hand(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, np.
     data[0, 3] = rng.uniform(4, 30, n)
     data[0, 4:] = rng.uniform(0, 1, (nc, n)) ** 3
     data[0, 4:, :4] = 0.9  # overlapping near-duplicates of one box: NMS must keep one
-    data[0, :4, :4] = np.array([[30, 30.5, 31, 30], [30, 30, 29.5, 31], [20, 20.5, 20, 19], [20, 19, 21, 20]], np.float32)
+    data[0, :4, :4] = np.array(
+        [[30, 30.5, 31, 30], [30, 30, 29.5, 31], [20, 20.5, 20, 19], [20, 19, 21, 20]], np.float32
+    )
     return small_spec("yolov8", {"kind": "yolov8"}, nc), {"output": data}
 
 
@@ -108,7 +110,13 @@ def nms_free_split(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, 
     boxes[0, :, 0:2] = rng.uniform(0.2, 0.8, (n, 2))
     boxes[0, :, 2:4] = rng.uniform(0.05, 0.3, (n, 2))
     scores = rng.uniform(0, 1, (1, n, nc)).astype(np.float32)
-    decoder = {"kind": "nms-free", "boxFormat": "cxcywh", "normalized": True, "boxesOutput": "boxes", "scoresOutput": "scores"}
+    decoder = {
+        "kind": "nms-free",
+        "boxFormat": "cxcywh",
+        "normalized": True,
+        "boxesOutput": "boxes",
+        "scoresOutput": "scores",
+    }
     return small_spec("nms-free-split", decoder, nc, output="boxes"), {"boxes": boxes, "scores": scores}
 
 

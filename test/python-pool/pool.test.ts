@@ -83,10 +83,10 @@ describe.skipIf(!!SKIP_REASON)('python pool end to end (TypeScript -> Python -> 
       const prefix = { modelIdx: 0, ...options };
       const corrupt = rt.pool.request(MsgType.InferJpeg, inferJpegParts(prefix, Buffer.from('not a jpeg at all')));
       await expect(corrupt).rejects.toBeInstanceOf(PoolRequestError);
-      const err = await corrupt.catch((e: PoolRequestError) => e);
+      const err = (await corrupt.catch((e: unknown) => e)) as PoolRequestError;
       expect(err.code).toBe('bad_image');
       expect(err.reqId).toBeGreaterThan(0);
-      const outOfRange = await rt.pool.request(MsgType.InferJpeg, inferJpegParts({ ...prefix, modelIdx: 7 }, readFileSync(DOG))).catch((e) => e);
+      const outOfRange = (await rt.pool.request(MsgType.InferJpeg, inferJpegParts({ ...prefix, modelIdx: 7 }, readFileSync(DOG))).catch((e: unknown) => e)) as PoolRequestError;
       expect(outOfRange.code).toBe('unknown_model');
       const ok = (await rt.pool.request(MsgType.InferJpeg, inferJpegParts(prefix, readFileSync(DOG)))) as { results: unknown[] };
       expect(ok.results).toHaveLength(1);

@@ -1,0 +1,88 @@
+"""Pure parts: config and spec parsing, backend option mapping (CoreML testable off macOS), placement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pool_client import spec
+
+from nvr_pool.backends import RuntimeUnavailableError
+from nvr_pool.backends.coreml import compute_units_name, import_coremltools, model_kind
+from nvr_pool.backends.onnx import providers_for
+from nvr_pool.config import parse_config, parse_spec
+from nvr_pool.preprocess import prepare
+from nvr_pool.protocol import PLACE_AUTO, PixelFormat, ProtocolError, RawImage
+
+
+def test_spec_parses_the_typescript_model_spec() -> None:
+    s = parse_spec(spec("yolox_nano"))
+    assert (s.input.width, s.input.layout, s.input.channel_order, s.decoder.strides) == (
+        416,
+        "nchw",
+        "bgr",
+        (8, 16, 32),
+    )
+    assert len(s.labels) == 80
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"decoder": {"kind": "ssd"}}, "decoder.kind"),
+        ({"decoder": {"kind": "yolox", "strides": [7]}}, "strides"),
+        ({"labels": []}, "labels"),
+    ],
+)
+def test_bad_spec_names_the_field(patch: dict, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        parse_spec({**spec("yolox_nano"), **patch})
+
+
+def test_config_defaults_and_errors() -> None:
+    c = parse_config({"cmd": "configure", "runtime": "openvino", "batch": {"mode": "window", "windowMs": 5}})
+    assert (c.batch.mode, c.batch.window_ms, c.batch.max_batch_size, c.concurrency) == ("window", 5.0, 8, 1)
+    with pytest.raises(ProtocolError, match=r"batch\.mode"):
+        parse_config({"runtime": "openvino", "batch": {"mode": "sometimes"}})
+    with pytest.raises(ProtocolError) as err:
+        parse_config({"runtime": "tensorrt"})
+    assert err.value.code == "runtime_unavailable"
+
+
+def test_coreml_option_mapping_and_guard() -> None:
+    assert compute_units_name("AUTO") == "ALL"
+    assert compute_units_name("npu") == "CPU_AND_NE"
+    assert compute_units_name("CPU_AND_GPU") == "CPU_AND_GPU"
+    with pytest.raises(RuntimeUnavailableError):
+        compute_units_name("TPU")
+    assert model_kind("/m/yolo.mlpackage/") == "coreml"
+    assert model_kind("/m/yolo.onnx") == "onnx"
+    with pytest.raises(RuntimeUnavailableError, match="CoreML needs macOS"):
+        import_coremltools("linux")
+
+
+def test_onnx_providers() -> None:
+    assert providers_for("cpu", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    assert providers_for("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"])[0] == "CUDAExecutionProvider"
+    with pytest.raises(RuntimeUnavailableError, match="not in this onnxruntime build"):
+        providers_for("cuda", ["CPUExecutionProvider"])
+
+
+def test_placed_frame_is_padded_and_converted_without_resampling() -> None:
+    s = parse_spec(spec("yolox_nano")).input  # BGR, NCHW, pad 114, scale 1
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    rgb[..., 0] = 200  # red
+    p = prepare(RawImage(3, 2, PixelFormat.RGB, 5, 7, rgb.tobytes()), s)
+    t = p.tensor
+    assert t.shape == (3, 416, 416)
+    assert t[2, 7, 5] == 200 and t[0, 7, 5] == 0  # red lands in the R plane of a BGR model
+    assert t[0, 0, 0] == 114 and t[2, 9, 8] == 114
+    assert p.placement.to_source((5, 7, 8, 9)) == (0, 0, 3, 2)
+
+
+def test_auto_letterbox_matches_typescript_place_image() -> None:
+    s = parse_spec(spec("yolov5s")).input  # 640, centred, NHWC, RGB, 1/255
+    img = np.full((576, 768, 3), 255, np.uint8)
+    p = prepare(RawImage(768, 576, PixelFormat.RGB, PLACE_AUTO, PLACE_AUTO, img.tobytes()), s)
+    assert p.tensor.shape == (640, 640, 3)
+    assert (p.placement.offset_x, p.placement.offset_y) == (0, 80)  # 640x480 centred
+    assert p.tensor[80, 0, 0] == pytest.approx(1.0) and p.tensor[79, 0, 0] == pytest.approx(114 / 255)
