@@ -381,7 +381,7 @@ async function main(): Promise<void> {
       }
       if (args.scenarios.has('serial') && !serial) {
         // Faster than the model sustains even on all its runners, so the naive loop must fall behind.
-        const serialFps = args.serialFps || Math.ceil(1.25 * Math.max(best.runsPerSecond, direct.runsPerSecond));
+        const serialFps = args.serialFps || Math.max(60, Math.ceil(2 * Math.max(best.runsPerSecond, direct.runsPerSecond)));
         serial = await serialVsDecoupled(detector, group[0], set, serialFps, args.serialSeconds);
         log(args, `serial ${serial.config} 1x${serial.fps}fps: naive p50 ${serial.naive.latency.p50} ms (last second ${serial.naive.lastSecondP50}, backlog ${serial.naive.backlogAtEnd}) vs keep-latest p50 ${serial.keepLatest.latency.p50} ms (last second ${serial.keepLatest.lastSecondP50}), ${serial.naive.throughput} vs ${serial.keepLatest.throughput} fps`);
       }
