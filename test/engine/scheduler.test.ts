@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isDropped } from '../../src/engine/job';
 import { SchedulerBusyError, SchedulerClosedError } from '../../src/engine/request-queue';
 import { DetectionScheduler, type ScheduledResult } from '../../src/engine/scheduler';
+import { detectStream } from '../../src/engine/stream';
 import { FakeRuntime, fakeDetector, frame, settle, tags } from './fake-runtime';
 
 function scheduler(runtime: FakeRuntime, options: ConstructorParameters<typeof DetectionScheduler>[0] = {}) {
@@ -278,7 +279,6 @@ describe('hot swap', () => {
 
 describe('detectStream with a fake runtime', () => {
   it('keeps frame order even when conversions finish out of order, and skips replaced frames', async () => {
-    const { detectStream } = await import('../../src/engine/stream');
     const rt = new FakeRuntime(1, 1, 20);
     const s = scheduler(rt);
     async function* frames() {
@@ -287,7 +287,7 @@ describe('detectStream with a fake runtime', () => {
     const seen: number[] = [];
     for await (const { frame: f, result } of detectStream(s, frames(), {
       // Earlier frames convert slower than later ones.
-      toInput: async (i) => {
+      toInput: async (i: number) => {
         await new Promise((r) => setTimeout(r, i % 2 ? 8 : 1));
         return frame(i);
       },
