@@ -49,6 +49,8 @@ const RESTART_KEYS = new Set(['fps', 'frameSource']);
 
 /** Recent analysed frames kept for getDetectionInput. */
 const KEPT_INPUTS = 4;
+/** An error this recent still shows in the status line of a camera that works again. */
+const RECENT_ERROR_MS = 60_000;
 /** The same error is written to the console at most this often. */
 const LOG_EVERY_MS = 10_000;
 
@@ -278,7 +280,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
 
   private startPump(): void {
     if (this.released || this.pump?.running) return;
-    this.epoch++;
+    const epoch = ++this.epoch;
     this.analysis.reset();
     this.services.scheduler.openSource(this.id);
     const v = this.storageSettings.values;
@@ -288,7 +290,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
       systemManager: this.services.systemManager,
       mode: v.frameSource as FrameSourceMode,
       fps: Number(v.fps),
-      onFrame: (frame) => this.onFrame(frame, this.epoch),
+      onFrame: (frame) => this.onFrame(frame, epoch),
       onError: (error, retryInMs) => this.reportError(error, retryInMs),
       onState: (state, via) => this.onPumpState(state, via),
       tuning: this.tuning,
@@ -310,10 +312,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
   private onPumpState(state: PumpState, via?: string): void {
     const previous = this.pumpState;
     this.pumpState = state;
-    if (state === 'running' && previous !== 'running') {
-      this.console.log(`receiving frames (${via})${this.lastError ? ' again' : ''}`);
-      this.lastError = undefined;
-    }
+    if (state === 'running' && previous !== 'running') this.console.log(`receiving frames (${via})`);
     void this.onDeviceEvent(ScryptedInterface.Settings, undefined);
   }
 
@@ -430,7 +429,8 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     if (this.released) return 'Released';
     if (!this.storageSettings.values.enabled) return 'Disabled';
     const s = this.stats;
-    const error = s.lastError ? `; error: ${s.lastError}` : '';
+    const recent = s.lastError && Date.now() - s.lastErrorAt! < RECENT_ERROR_MS;
+    const error = recent ? `; last error ${Math.round((Date.now() - s.lastErrorAt!) / 1000)} s ago: ${s.lastError}` : '';
     switch (s.pump) {
       case 'running': return `Detecting (${s.via}, ${s.eventsPerSecond.toFixed(1)} events/s, ${s.tracks} tracks)${error}`;
       case 'backoff': return `Camera failing: ${s.lastError ?? 'unknown error'}`;

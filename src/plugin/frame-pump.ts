@@ -30,9 +30,11 @@ export interface PumpTuning {
   stallMs: number;
   /** This many unusable frames in a row count as a failed stream (restart with backoff). */
   maxBadFrames: number;
+  /** stop() waits this long at most for the frame generator to end. */
+  closeWaitMs: number;
 }
 
-export const DEFAULT_PUMP_TUNING: PumpTuning = { backoffMinMs: 1_000, backoffMaxMs: 60_000, stallMs: 15_000, maxBadFrames: 10 };
+export const DEFAULT_PUMP_TUNING: PumpTuning = { backoffMinMs: 1_000, backoffMaxMs: 60_000, stallMs: 15_000, maxBadFrames: 10, closeWaitMs: 2_000 };
 
 export type PumpCamera = Partial<Camera & VideoCamera>;
 
@@ -82,6 +84,8 @@ export class FramePump {
   private wakeStop?: () => void;
   private stopSignal?: Promise<typeof STOPPED>;
   private generator?: AsyncGenerator<VideoFrame, void>;
+  /** The last generator's return(), which stop() waits for. */
+  private closing?: Promise<void>;
   private lastDelivered = -Infinity;
   private badStreak = 0;
   private deliveredThisAttempt = 0;
@@ -105,13 +109,22 @@ export class FramePump {
     this.loop = this.run();
   }
 
-  /** Stops taking frames, returns the generator and resolves when the loop has ended. */
+  /**
+   * Stops taking frames and resolves when the loop has ended and the generator has been
+   * returned (waiting at most `closeWaitMs` for a generator that does not answer).
+   */
   async stop(): Promise<void> {
     if (this.stopped) return this.loop;
     this.stopped = true;
     this.wakeStop?.();
     this.closeGenerator();
     await this.loop;
+    const closing = this.closing;
+    this.closing = undefined;
+    if (!closing) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.tuning.closeWaitMs)))]);
+    clearTimeout(timer);
   }
 
   private setState(state: PumpState): void {
@@ -254,7 +267,7 @@ export class FramePump {
     const generator = this.generator;
     this.generator = undefined;
     // Ends the decoder on the generator's side (for an RPC generator, in the other plugin).
-    if (generator) void generator.return(undefined).catch(() => undefined);
+    if (generator) this.closing = generator.return(undefined).then(() => undefined, () => undefined);
   }
 }
 
