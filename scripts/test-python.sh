@@ -2,6 +2,7 @@
 # The Python pool's checks: ruff and pytest, with the .venv that setup-python.sh prepares.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/python -m ruff check python-runtime
-.venv/bin/python -m ruff format --check python-runtime
-.venv/bin/python -m pytest python-runtime/tests -q
+cd python-runtime
+../.venv/bin/python -m ruff check .
+../.venv/bin/python -m ruff format --check .
+../.venv/bin/python -m pytest -q

@@ -9,7 +9,7 @@ export const DOG = path.join(SHARED, 'media', 'dog.jpg');
 
 /**
  * The interpreter with the pool's packages: $NVR_PYTHON, else <repo>/.venv/bin/python (made by
- * python-runtime/ci-setup.sh). Undefined, with the reason, when neither has openvino+onnxruntime.
+ * npm run setup:python). Undefined, with the reason, when neither has openvino+onnxruntime.
  */
 function findTestPython(): { python?: string; why: string } {
   const candidates = [process.env.NVR_PYTHON, path.join(REPO, '.venv', 'bin', 'python')].filter((p): p is string => !!p);
@@ -22,7 +22,7 @@ function findTestPython(): { python?: string; why: string } {
       // try the next one
     }
   }
-  return { why: `no Python with the pool packages (NVR_PYTHON or ${path.join(REPO, '.venv/bin/python')}); run python-runtime/ci-setup.sh` };
+  return { why: `no Python with the pool packages (NVR_PYTHON or ${path.join(REPO, '.venv/bin/python')}); run npm run setup:python` };
 }
 
 const found = findTestPython();
