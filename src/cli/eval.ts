@@ -116,6 +116,8 @@ function printText(report: EvalReport): void {
     `  speed: ${report.imagesPerSecond.toFixed(1)} images/s over ${report.seconds.toFixed(1)} s ` +
       `(per image: decode+resize ${st.decodeMs.toFixed(1)} ms, tensor ${st.preprocessMs.toFixed(1)} ms, model ${st.inferenceMs.toFixed(1)} ms, decode+NMS ${st.postprocessMs.toFixed(1)} ms)`,
   );
+  const load = Math.max(report.host.loadAverageStart, report.host.loadAverageEnd);
+  if (load > report.host.cpus) console.log(`  note: load average ${load.toFixed(1)} on ${report.host.cpus} CPUs during the run: other work shared the machine, so the speed is understated`);
   console.log('');
   console.log('  per-class AP@[.5:.95] (AP@.5), objects:');
   const cats = report.metric.categories.filter((c) => c.gtCount > 0 || c.ap >= 0);

@@ -41,7 +41,7 @@ function readReports(dir: string): Row[] {
   );
 }
 
-const COLUMNS = ['model', 'runtime', 'device', 'input', 'images', 'mAP', 'mAP50', 'mAP75', 'mAP_S', 'mAP_M', 'mAP_L', 'P@thr', 'R@thr', 'thr', 'images/s', 'threads', 'date'];
+const COLUMNS = ['model', 'runtime', 'device', 'input', 'images', 'mAP', 'mAP50', 'mAP75', 'mAP_S', 'mAP_M', 'mAP_L', 'P@thr', 'R@thr', 'thr', 'images/s', 'threads', 'cpus', 'load', 'date'];
 
 function cells(r: EvalReport): string[] {
   const s = r.metric.stats;
@@ -50,7 +50,8 @@ function cells(r: EvalReport): string[] {
     r.model, r.runtime, r.device, r.inputSize, String(r.images),
     pct(s.ap), pct(s.ap50), pct(s.ap75), pct(s.apSmall), pct(s.apMedium), pct(s.apLarge),
     op ? pct(op.precision) : '-', op ? pct(op.recall) : '-', op ? String(op.threshold) : '-',
-    r.imagesPerSecond.toFixed(1), String(r.threads), r.date.slice(0, 10),
+    r.imagesPerSecond.toFixed(1), String(r.threads),
+    r.host ? String(r.host.cpus) : '-', r.host ? Math.max(r.host.loadAverageStart, r.host.loadAverageEnd).toFixed(1) : '-', r.date.slice(0, 10),
   ];
 }
 
@@ -61,7 +62,8 @@ export function summaryMarkdown(rows: EvalReport[]): string {
     'Written by `npm run eval` (src/cli/eval.ts) from the `eval-*.json` files in this folder. mAP is COCO',
     'mAP@[.5:.95] in points (maxDets 100, confidence floor per run); P/R are precision and recall at IoU 0.5',
     'at the plugin\'s default threshold; images/s is the whole pipeline (decode, resize, tensor, model, NMS)',
-    'on the machine and thread count shown. Compare rows on the same image set only.',
+    'on the machine and thread count shown; `load` is the 1-minute load average around the run (a load above',
+    '`cpus` means other work shared the machine and images/s is understated). Compare rows on the same image set only.',
     '',
     `| ${COLUMNS.join(' | ')} |`,
     `|${COLUMNS.map(() => '---').join('|')}|`,

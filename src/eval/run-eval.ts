@@ -205,6 +205,8 @@ export interface EvalReport {
   seconds: number;
   stageMs: DatasetRun['stageMs'];
   metric: Omit<CocoEvalResult, 'precision' | 'recall' | 'dims'>;
+  /** The machine, so a speed figure taken on a busy or small host reads as such. */
+  host: { cpus: number; loadAverageStart: number; loadAverageEnd: number };
   date: string;
 }
 
@@ -212,6 +214,7 @@ export interface EvalReport {
 export async function runEvaluation(config: EvalConfig): Promise<EvalReport> {
   // Open (and check) the dataset before loading a model: a bad folder fails in milliseconds.
   const dataset = openDataset(config.cocoDir, { annotationFile: config.annotationFile, limit: config.limit });
+  const loadAverageStart = os.loadavg()[0];
   const detector = await createEvalDetector(config);
   try {
     const options: DetectOptions = { confidence: config.confidence, iou: config.iou, maxDetections: config.maxDetections };
@@ -234,6 +237,7 @@ export async function runEvaluation(config: EvalConfig): Promise<EvalReport> {
       seconds: run.seconds,
       stageMs: run.stageMs,
       metric,
+      host: { cpus: os.cpus().length, loadAverageStart, loadAverageEnd: os.loadavg()[0] },
       date: new Date().toISOString(),
     };
   } finally {

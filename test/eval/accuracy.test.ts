@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,10 +36,32 @@ const baseline: Baseline = fs.existsSync(BASELINE_FILE)
   : { images: LIMIT, options: OPTIONS, models: {} };
 const measured: Baseline['models'] = {};
 
-async function pluginStats(dataset: CocoDataset, model: string): Promise<CocoStats> {
+/** A Python with the pool's runtime installed: $NVR_PYTHON, else the project's .venv. */
+function pythonWith(module: string): string | undefined {
+  const candidates = [process.env.NVR_PYTHON, path.resolve(__dirname, '..', '..', '.venv', 'bin', 'python')].filter((p): p is string => !!p);
+  for (const python of candidates) {
+    try {
+      execFileSync(python, ['-c', `import ${module}, numpy`], { stdio: 'ignore', timeout: 30_000 });
+      return python;
+    } catch {
+      // Missing, or without the module: try the next.
+    }
+    if (process.env.NVR_PYTHON) break; // an explicit choice is not second-guessed
+  }
+  return undefined;
+}
+
+const POOL_RUNTIMES = available
+  ? [
+      { name: 'onnx-python', device: 'cpu', python: pythonWith('onnxruntime') },
+      { name: 'openvino', device: 'CPU', python: pythonWith('openvino') },
+    ]
+  : [];
+
+async function pluginStats(dataset: CocoDataset, model: string, runtime = 'onnx', device = 'cpu'): Promise<CocoStats> {
   let detector: Detector | undefined;
   try {
-    detector = await createEvalDetector({ model: path.join(MODELS, model), runtime: 'onnx', device: 'cpu', threads: 2, concurrency: 1 });
+    detector = await createEvalDetector({ model: path.join(MODELS, model), runtime, device, threads: 2, concurrency: 1 });
     const run = await detectDataset(detector, dataset, OPTIONS);
     return evaluateCoco(dataset.gt, run.detections).stats;
   } finally {
@@ -90,4 +113,14 @@ describe.skipIf(!available)(`plugin accuracy on the first ${LIMIT} COCO images`,
     expect(Math.abs(ours.ap - reference.ap) * 100, `plugin ${(ours.ap * 100).toFixed(2)} vs reference ${(reference.ap * 100).toFixed(2)}`).toBeLessThanOrEqual(0.5);
     expect(Math.abs(ours.ap50 - reference.ap50) * 100).toBeLessThanOrEqual(0.5);
   }, 120_000);
+
+  for (const runtime of POOL_RUNTIMES) {
+    it.skipIf(!runtime.python)(`${runtime.name} (Python pool): within 0.3 mAP points of onnx`, async () => {
+      process.env.NVR_PYTHON ??= runtime.python;
+      const ours = plugin.yolox_nano ?? (await pluginStats(dataset, 'yolox_nano.onnx'));
+      const pool = await pluginStats(dataset, 'yolox_nano.onnx', runtime.name, runtime.device);
+      expect(Math.abs(pool.ap - ours.ap) * 100, `${runtime.name} ${(pool.ap * 100).toFixed(2)} vs onnx ${(ours.ap * 100).toFixed(2)}`).toBeLessThanOrEqual(0.3);
+      expect(Math.abs(pool.ap50 - ours.ap50) * 100).toBeLessThanOrEqual(0.3);
+    }, 180_000);
+  }
 });
