@@ -10,6 +10,7 @@
  * alpha-beta filter. Constant gains keep the code small and make the variable frame interval
  * of NVR cameras (dropped frames, skipped frames, snapshot pacing) a plain `dt`.
  */
+import { iou } from '../models/geometry';
 
 export type Xywh = [number, number, number, number];
 
@@ -195,15 +196,6 @@ class Track<T extends TrackInput> {
 
 function xyxy(b: Xywh): [number, number, number, number] {
   return [b[0], b[1], b[0] + b[2], b[1] + b[3]];
-}
-
-function iou(a: readonly number[], b: readonly number[]): number {
-  const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
-  const ih = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
-  if (iw <= 0 || ih <= 0) return 0;
-  const inter = iw * ih;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 export interface TrackerStats {

@@ -49,7 +49,8 @@ export function toSourceBox(box: Box, p: Placement): Box {
   ];
 }
 
-export function iou(a: Box, b: Box): number {
+/** Intersection over union of two [x1, y1, x2, y2] boxes. */
+export function iou(a: Readonly<Box> | readonly number[], b: Readonly<Box> | readonly number[]): number {
   const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
   const ih = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
   if (iw <= 0 || ih <= 0) return 0;
