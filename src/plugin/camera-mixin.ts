@@ -73,7 +73,6 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
   /** Bumped on every pump start/stop: results of an older pump are not reported. */
   private epoch = 0;
   private sequence = 0;
-  private inputSpec?: InputSpec;
   private readonly kept: KeptInput[] = [];
   private lastEmptyEmitted = true;
   private readonly emitted: number[] = [];
@@ -112,7 +111,8 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     },
     minScores: {
       title: 'Minimum score per class',
-      description: 'e.g. person=0.5, car=0.6. Classes not listed use the plugin\'s confidence threshold.',
+      description: 'e.g. person=0.5, car=0.6: raises the bar for those classes on this camera. '
+        + 'Classes not listed (and scores below it) use the plugin\'s confidence threshold.',
       placeholder: 'person=0.5, car=0.6',
       defaultValue: '',
     },
@@ -282,7 +282,13 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     if (this.released || this.pump?.running) return;
     const epoch = ++this.epoch;
     this.analysis.reset();
-    this.services.scheduler.openSource(this.id);
+    this.lastEmptyEmitted = true;
+    try {
+      this.services.scheduler.openSource(this.id);
+    } catch (e) {
+      this.reportError(new Error(`the detector is not available: ${(e as Error).message}`));
+      return;
+    }
     const v = this.storageSettings.values;
     this.pump = new FramePump({
       camera: this.mixinDevice,
@@ -322,7 +328,8 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
    * inference. A throw here is a bad frame (the pump reports it and goes on).
    */
   private async onFrame(frame: PumpFrame, epoch: number): Promise<void> {
-    const input = this.inputSpec ?? (this.inputSpec = (await this.services.spec()).input);
+    // Asked each frame (it resolves at once once loaded): a model swap may change the input size.
+    const { input } = await this.services.spec();
     const source = await frameToSource(frame, input, this.mediaManager, !!this.storageSettings.values.similaritySkip);
     if (epoch !== this.epoch) return;
     const pixels: FramePixels | undefined = source.kind === 'raw'
@@ -385,12 +392,13 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     this.lastError = { message, at: Date.now() };
     const key = error.message;
     const now = Date.now();
+    // A broken camera fails at every frame: say it once per message per interval.
     if (now - (this.logged.get(key) ?? -Infinity) >= LOG_EVERY_MS) {
       this.logged.set(key, now);
       if (this.logged.size > 50) this.logged.delete(this.logged.keys().next().value!);
       this.console.error(`[${this.name ?? this.id}] ${message}`);
+      void this.onDeviceEvent(ScryptedInterface.Settings, undefined);
     }
-    void this.onDeviceEvent(ScryptedInterface.Settings, undefined);
   }
 
   private async specIfLoaded() {

@@ -221,7 +221,9 @@ export class FramePump {
   /** Hands a frame over; a bad frame is reported and skipped, too many in a row fail the stream. */
   private async deliver(frame: PumpFrame): Promise<void> {
     try {
-      await this.options.onFrame(frame);
+      // A hand-over that never ends (a model that never loads, a host that never converts)
+      // must not keep stop() waiting.
+      if ((await Promise.race([this.options.onFrame(frame), this.stopSignal!])) === STOPPED) return;
     } catch (e) {
       if (this.stopped) return;
       const error = e instanceof Error ? e : new Error(String(e));

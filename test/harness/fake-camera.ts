@@ -124,10 +124,13 @@ export class FakeCamera implements Camera, VideoCamera {
 export class FakeVideoFrameGenerator implements VideoFrameGenerator {
   calls: VideoFrameGeneratorOptions[] = [];
 
+  /** `honourFps: false` decodes at the camera's own rate whatever fps is asked (the option is a hint). */
+  constructor(private readonly honourFps = true) {}
+
   async generateVideoFrames(mediaObject: MediaObject, options: VideoFrameGeneratorOptions = {}): Promise<AsyncGenerator<VideoFrame, void>> {
     if (!(mediaObject instanceof FakeStream)) throw new Error(`cannot decode ${mediaObject?.mimeType}`);
     this.calls.push(options);
-    return frames(mediaObject.camera, Math.min(mediaObject.camera.sourceFps, options.fps ?? Infinity));
+    return frames(mediaObject.camera, Math.min(mediaObject.camera.sourceFps, this.honourFps ? options.fps ?? Infinity : Infinity));
   }
 }
 

@@ -42,9 +42,9 @@ describe.skipIf(!hasShared)('camera mixin through the test host', () => {
   beforeAll(async () => {
     // @scrypted/sdk binds to the host's managers when it is first loaded: install them first.
     installHost(host);
-    ({ CameraDetectionMixin: Mixin, canMixinCamera } = await import('../../src/plugin/camera-mixin'));
-    const { Detector } = await import('../../src/engine/detector');
-    const { DetectionScheduler } = await import('../../src/engine/scheduler');
+    ({ CameraDetectionMixin: Mixin, canMixinCamera } = await import('../../src/plugin/camera-mixin.js'));
+    const { Detector } = await import('../../src/engine/detector.js');
+    const { DetectionScheduler } = await import('../../src/engine/scheduler.js');
     detector = await Detector.create({ model: MODEL, runtime: 'onnx', device: 'cpu', threads: 1, concurrency: 1 });
     const detect = detector.runtime.detect.bind(detector.runtime);
     detector.runtime.detect = (frames, options) => {
@@ -75,7 +75,7 @@ describe.skipIf(!hasShared)('camera mixin through the test host', () => {
     const storage = host.storageFor(`mixin:${id}:plugin`);
     for (const [k, v] of Object.entries(options.settings ?? {})) storage.setItem(k, v);
     const mixin = new Mixin({
-      mixinDevice: host.systemManager.getDeviceById(id),
+      mixinDevice: host.systemManager.getDeviceById<FakeCamera>(id),
       mixinDeviceInterfaces: interfaces as never,
       mixinDeviceState: host.deviceManager.createDeviceState(id, async () => undefined),
       mixinProviderNativeId: undefined,
