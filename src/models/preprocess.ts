@@ -67,14 +67,13 @@ export async function prepareImage(source: ImageSource, input: InputSpec): Promi
   const started = performance.now();
   if (!source.data.length) throw new ImageInputError(`empty image buffer (${describe(source)})`);
 
-  let pipeline: SharpPipeline;
+  let pipeline: SharpPipeline | undefined;
   let srcWidth: number;
   let srcHeight: number;
   try {
     if (source.kind === 'raw') {
       checkRaw(source);
       [srcWidth, srcHeight] = source.originalSize ?? [source.width, source.height];
-      pipeline = sharp()(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } });
     } else {
       // libvips' own limit would refuse a huge header with a message that hides its size; the
       // check below refuses it by name, from the header alone, before anything is decoded.
@@ -99,6 +98,8 @@ export async function prepareImage(source: ImageSource, input: InputSpec): Promi
     pixels = source.data;
   } else {
     try {
+      // Built only here for raw frames: a frame already at the model's size never touches sharp.
+      pipeline ??= sharp()(source.data, source.kind === 'raw' ? { raw: { width: source.width, height: source.height, channels: source.channels } } : {});
       const { data, info } = await pipeline
         .resize(width, height, { fit: 'fill', kernel: 'linear' })
         .removeAlpha()
