@@ -2,7 +2,7 @@ import sdk, {
   ScryptedDeviceBase, ScryptedInterface,
   type MediaObject, type ObjectDetection, type ObjectDetectionGeneratorResult, type ObjectDetectionGeneratorSession,
   type ObjectDetectionModel, type ObjectDetectionResult, type ObjectDetectionSession, type ObjectsDetected,
-  type Setting, type Settings, type SettingValue, type VideoFrame,
+  type MixinProvider, type Setting, type Settings, type SettingValue, type VideoFrame, type WritableDeviceState,
 } from '@scrypted/sdk';
 import { StorageSettings, type StorageSetting } from '@scrypted/sdk/storage-settings';
 import path from 'path';
@@ -14,8 +14,10 @@ import { detectStream } from '../engine/stream';
 import { CATALOG, DEFAULT_MODEL_ID } from '../models/catalog';
 import { COCO_LABELS } from '../models/labels';
 import type { ModelSpec } from '../models/spec';
+import type { PluginServices } from './services';
 import { configurePythonPool } from '../runtimes';
 import type { BatchMode } from '../engine/batching';
+import { CameraDetectionMixin, canMixinCamera } from './camera-mixin';
 import { DetectorManager, type DetectorStatus } from './detector-manager';
 import { imageToSource, mediaToSource } from './media';
 import {
@@ -31,9 +33,10 @@ const SCHEDULER_KEYS = new Set(['batchMode', 'batchWindowMs', 'maxBatch', 'maxAg
 
 const STATS_LOG_INTERVAL_MS = 60_000;
 
-export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetection, Settings {
+export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetection, MixinProvider, Settings {
   readonly scheduler: DetectionScheduler;
   private readonly detectors: DetectorManager;
+  private readonly cameraMixins = new Set<CameraDetectionMixin>();
   private readonly statsTimer: NodeJS.Timeout;
 
   readonly storageSettings = new StorageSettings(this, {
@@ -364,8 +367,44 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
     };
   }
 
-  /** Releases models and worker threads (the host calls this on plugin shutdown; the harness in tests). */
+  // ---- per-camera detection (MixinProvider) ---------------------------------------------------
+
+  async canMixin(type: string, interfaces: string[]): Promise<string[] | undefined> {
+    return canMixinCamera(type, interfaces);
+  }
+
+  private services(): PluginServices {
+    return {
+      scheduler: this.scheduler,
+      spec: async () => (this.scheduler.detector ?? (await this.detectors.get())).spec,
+      detectOptions: () => this.detectOptions(),
+      mediaManager: sdk.mediaManager,
+      systemManager: sdk.systemManager,
+    };
+  }
+
+  async getMixin(mixinDevice: unknown, mixinDeviceInterfaces: ScryptedInterface[], mixinDeviceState: WritableDeviceState): Promise<CameraDetectionMixin> {
+    const mixin = new CameraDetectionMixin({
+      mixinDevice: mixinDevice as CameraDetectionMixin['mixinDevice'],
+      mixinDeviceInterfaces,
+      mixinDeviceState,
+      mixinProviderNativeId: this.nativeId,
+      group: 'Object Detection',
+      groupKey: 'nvrdetect',
+    }, this.services());
+    this.cameraMixins.add(mixin);
+    return mixin;
+  }
+
+  async releaseMixin(_id: string, mixin: CameraDetectionMixin): Promise<void> {
+    this.cameraMixins.delete(mixin);
+    await mixin.release();
+  }
+
+  /** Releases cameras, models and worker threads (the host calls this on plugin shutdown; the harness in tests). */
   async release(): Promise<void> {
+    await Promise.all([...this.cameraMixins].map((m) => m.release()));
+    this.cameraMixins.clear();
     clearInterval(this.statsTimer);
     this.detectors.stop();
     await this.scheduler.close();

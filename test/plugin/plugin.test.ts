@@ -4,6 +4,7 @@ import path from 'path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionPlugin } from '../../src/plugin/plugin';
+import { FakeCamera, FakeVideoFrameGenerator, vtestFrames } from '../harness/fake-camera';
 import { HostImage, HostMediaObject } from '../harness/media';
 import { loadPluginFromSource } from '../harness/load';
 import type { TestHost } from '../harness/host';
@@ -172,5 +173,26 @@ describe.skipIf(!hasShared)('plugin through the test host', () => {
     expect(last.detections!.filter((d) => d.score > 0.5)).toEqual([]);
     const first = results.find((r) => r.detected.timestamp === 1000);
     if (first) expect(first.detected.detections!.map((d) => d.className)).toContain('dog');
+  });
+
+  it('is a MixinProvider: a camera it is enabled on emits tracked ObjectDetector events until released', async () => {
+    host.addDevice('Frame Generator', 'API', ['VideoFrameGenerator'], new FakeVideoFrameGenerator());
+    const fake = new FakeCamera('Street', vtestFrames(0, 30, 3));
+    const id = host.addDevice('Street', 'Camera', ['Camera', 'VideoCamera'], fake);
+    expect(await plugin.canMixin('Camera', ['Camera', 'VideoCamera'])).toEqual(['ObjectDetector', 'Settings']);
+    expect(await plugin.canMixin('Light', ['OnOff'])).toBeUndefined();
+    const mixin = await plugin.getMixin(host.systemManager.getDeviceById(id), ['Camera', 'VideoCamera'] as never,
+      host.deviceManager.createDeviceState(id, async () => undefined));
+    const events = () => host.eventsOf('ObjectDetector', id);
+    await expect.poll(() => events().filter((e) => JSON.stringify(e.eventData).includes('"person"')).length, { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    expect(plugin.scheduler.hasSource(id) || plugin.scheduler.stats().sources.length > 0).toBe(true);
+    // The camera's frames show in the plugin's statistics, beside API requests.
+    expect(String((await setting('statistics'))?.value)).toMatch(/source\(s\)/);
+    await plugin.releaseMixin(id, mixin);
+    const count = events().length;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(events().length).toBe(count);
+    expect(plugin.scheduler.hasSource(id)).toBe(false);
+    expect(fake.activeGenerators).toBe(0);
   });
 });
