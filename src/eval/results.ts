@@ -37,7 +37,7 @@ function readReports(dir: string): Row[] {
     }
   }
   return rows.sort((a, b) =>
-    a.report.model.localeCompare(b.report.model) || b.report.images - a.report.images || a.report.runtime.localeCompare(b.report.runtime) || a.report.inputSize.localeCompare(b.report.inputSize),
+    a.report.model.localeCompare(b.report.model) || b.report.images - a.report.images || a.report.runtime.localeCompare(b.report.runtime) || a.report.inputSize.localeCompare(b.report.inputSize, undefined, { numeric: true }),
   );
 }
 
