@@ -159,9 +159,10 @@ export async function detectDataset(
   const stageMs = { decodeMs: 0, preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
   let next = 0;
   let done = 0;
+  let failed = false;
   const started = performance.now();
-  const worker = async () => {
-    while (next < images.length) {
+  const work = async () => {
+    while (next < images.length && !failed) {
       const index = next++;
       const image = images[index];
       const file = imagePath(dataset, image);
@@ -183,6 +184,11 @@ export async function detectDataset(
       onProgress?.(++done, images.length);
     }
   };
+  // One failure ends the run: the other lanes stop taking images (and the caller closes the detector).
+  const worker = () => work().catch((e: unknown) => {
+    failed = true;
+    throw e;
+  });
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, images.length)) }, worker));
   const seconds = (performance.now() - started) / 1000;
   for (const key of Object.keys(stageMs) as (keyof typeof stageMs)[]) stageMs[key] /= images.length;

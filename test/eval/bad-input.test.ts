@@ -92,6 +92,8 @@ describe('COCO dataset: bad input gives clear errors', () => {
     if (!fs.existsSync(MODEL)) return;
     const d = folder('corrupt-image', JSON.stringify(goodGt()), ['a.jpg', 'b.jpg']);
     await expect(runEvaluation({ ...DEFAULT_EVAL, cocoDir: d, model: MODEL })).rejects.toThrow(/detection failed on .*a\.jpg/);
+    // Two lanes: the first failure still ends the run with that image's name.
+    await expect(runEvaluation({ ...DEFAULT_EVAL, cocoDir: d, model: MODEL, concurrency: 2 })).rejects.toThrow(/detection failed on .*[ab]\.jpg/);
   });
 });
 
