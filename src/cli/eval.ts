@@ -32,6 +32,7 @@ const USAGE = `usage: npm run eval -- --coco DIR [options]
   --concurrency N       images in flight / runtime workers                      [${DEFAULT_EVAL.concurrency}]
   --out DIR             results folder                                          [${DEFAULT_RESULTS_DIR}]
   --no-save             do not write results
+  --detections FILE     also write the detections as COCO results JSON (e.g. for pycocotools)
   --json                print the full report as JSON instead of text`;
 
 class UsageError extends Error {}
@@ -62,6 +63,7 @@ function parse(argv: string[]): { config: EvalConfig; json: boolean; save: boole
       threads: { type: 'string' },
       concurrency: { type: 'string' },
       out: { type: 'string' },
+      detections: { type: 'string' },
       'no-save': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -79,6 +81,7 @@ function parse(argv: string[]): { config: EvalConfig; json: boolean; save: boole
     ...DEFAULT_EVAL,
     cocoDir: path.resolve(values.coco),
     annotationFile: values.annotations,
+    detectionsFile: values.detections ? path.resolve(values.detections) : undefined,
     model: values.model ?? DEFAULT_EVAL.model,
     runtime: values.runtime ?? DEFAULT_EVAL.runtime,
     device: values.device ?? (values.runtime === 'openvino' ? 'CPU' : DEFAULT_EVAL.device),

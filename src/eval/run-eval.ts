@@ -45,6 +45,8 @@ export interface EvalConfig {
   limit?: number;
   /** Threshold at which precision and recall are reported. */
   scoreThreshold: number;
+  /** Also write the detections here in COCO's results format (for pycocotools or other tools). */
+  detectionsFile?: string;
   onProgress?: (done: number, total: number) => void;
   /** Runtime set-up lines (the Python pool's environment and stderr). */
   onLog?: (line: string) => void;
@@ -225,6 +227,7 @@ export async function runEvaluation(config: EvalConfig): Promise<EvalReport> {
   try {
     const options: DetectOptions = { confidence: config.confidence, iou: config.iou, maxDetections: config.maxDetections };
     const run = await detectDataset(detector, dataset, options, config.concurrency, config.onProgress);
+    if (config.detectionsFile) fs.writeFileSync(config.detectionsFile, JSON.stringify(run.detections));
     const { precision: _p, recall: _r, dims: _d, ...metric } = evaluateCoco(dataset.gt, run.detections, { scoreThreshold: config.scoreThreshold });
     const { width, height } = detector.spec.input;
     return {
