@@ -315,7 +315,7 @@ async function main(): Promise<void> {
   }
 
   const runs: RunResult[] = [];
-  const latency: (RunResult & { rawPredictP50: number; limitMs: number; pass: boolean })[] = [];
+  const latency: (RunResult & { rawPredictP50: number; rawPredictHotP50: number; limitMs: number; pass: boolean })[] = [];
   const overload: RunResult[] = [];
   let serial: SerialResult | undefined;
   const references: Record<string, { best: RawResult; direct: RawResult }> = {};
@@ -345,8 +345,6 @@ async function main(): Promise<void> {
       const candidates = runtime === 'onnx' ? raw.filter((r) => r.kind !== 'runtime-direct') : [direct];
       const best = candidates.reduce((a, b) => (b.runsPerSecond > a.runsPerSecond ? b : a), candidates[0] ?? direct);
       references[key] = { best, direct };
-      // Raw predict for one frame alone with this config's threads (the latency floor's reference).
-      const predict = raw.find((r) => r.kind === 'ort-main' && r.threads === threads && runtime === 'onnx') ?? direct;
 
       for (const config of group) {
         if (args.scenarios.has('main')) {
@@ -368,10 +366,16 @@ async function main(): Promise<void> {
           }
         }
         if (args.scenarios.has('latency')) {
+          // Raw predict with this config's threads at the same 5 fps pace (onnx: ORT alone on the main
+          // thread; other runtimes: the runtime alone, which already paces nothing but itself).
+          const hot = raw.find((x) => x.kind === 'ort-main' && x.threads === threads && runtime === 'onnx') ?? direct;
+          const predict = runtime === 'onnx' && sample
+            ? await rawOrtMain(model.path, model.spec, sample, threads, args.latencySeconds, 5)
+            : hot;
           const r = await runCameras(args, detector, config, set, 1, 5, args.latencySeconds, best.runsPerSecond);
           const limitMs = round(predict.p50 + 3 + (config.batch === 'window' ? config.windowMs : 0));
-          latency.push({ ...r, rawPredictP50: predict.p50, limitMs, pass: r.latency.p50 <= limitMs });
-          log(args, `1cam ${r.config} 1x5fps: p50 ${r.latency.p50} ms (raw predict ${predict.p50} ms, limit ${limitMs}), stages p50 queue ${r.stages.queue.p50} pre ${r.stages.preprocess.p50} infer ${r.stages.inference.p50} post ${r.stages.postprocess.p50} xfer ${r.stages.transfer.p50}`);
+          latency.push({ ...r, rawPredictP50: predict.p50, rawPredictHotP50: hot.p50, limitMs, pass: r.latency.p50 <= limitMs });
+          log(args, `1cam ${r.config} 1x5fps: p50 ${r.latency.p50} ms (raw predict at 5 fps ${predict.p50} ms, back to back ${hot.p50} ms, limit ${limitMs}), stages p50 queue ${r.stages.queue.p50} pre ${r.stages.preprocess.p50} infer ${r.stages.inference.p50} post ${r.stages.postprocess.p50} xfer ${r.stages.transfer.p50}`);
         }
         if (args.scenarios.has('overload') && config === group[0]) {
           const r = await runCameras(args, detector, config, set, 16, 15, args.overloadSeconds, best.runsPerSecond);
@@ -392,12 +396,19 @@ async function main(): Promise<void> {
 
   // Floors from the issue, checked on what this run measured.
   const checks: { check: string; pass: boolean; detail: string }[] = [];
-  for (const r of runs.filter((x) => x.cameras === 8 && x.fps === 10)) {
+  for (const r of runs.filter((x) => x.cameras === 8)) {
     const floor = r.config.startsWith('onnx') ? 0.9 : 0.85;
-    const saturated = r.offeredFps >= (r.throughput / Math.max(r.ratioToRaw, 1e-9));
-    checks.push({ check: `${r.config} 8x10: throughput >= ${floor} of raw`, pass: (r.ratioToAdjacentRaw ?? r.ratioToRaw) >= floor,
-      detail: `${r.throughput} / raw = ${r.ratioToRaw}, / adjacent raw = ${r.ratioToAdjacentRaw}${saturated ? '' : ' (offered load below raw capacity: ratio capped; raise --fps)'}` });
-    checks.push({ check: `${r.config} 8x10: every camera within 20% of mean`, pass: r.fairness.withinPct <= 20, detail: `±${r.fairness.withinPct}%` });
+    const raw = r.rawAdjacent ?? r.throughput / Math.max(r.ratioToRaw, 1e-9);
+    const tag = `${r.config} 8x${r.fps}`;
+    if (r.offeredFps >= raw) {
+      checks.push({ check: `${tag}: throughput >= ${floor} of raw`, pass: (r.ratioToAdjacentRaw ?? r.ratioToRaw) >= floor,
+        detail: `${r.throughput} / raw = ${r.ratioToRaw}, / adjacent raw = ${r.ratioToAdjacentRaw} (offered ${r.offeredFps} fps, above raw capacity)` });
+    } else {
+      // Below capacity the most anyone can process is what is offered: the plugin must keep up with it.
+      checks.push({ check: `${tag}: keeps up (>= ${floor} of the ${r.offeredFps} fps offered; below raw capacity ${round(raw)}, so no raw ratio)`,
+        pass: r.throughput >= floor * r.offeredFps, detail: `${r.throughput} of ${r.offeredFps} fps = ${round(r.throughput / r.offeredFps, 3)}` });
+    }
+    checks.push({ check: `${tag}: every camera within 20% of mean`, pass: r.fairness.withinPct <= 20, detail: `±${r.fairness.withinPct}%` });
   }
   for (const r of latency) checks.push({ check: `${r.config} 1x5: p50 <= raw predict + 3 ms${r.config.includes('window') ? ' + window' : ''}`, pass: r.pass, detail: `${r.latency.p50} <= ${r.limitMs}` });
   for (const r of overload) {
@@ -438,8 +449,8 @@ async function main(): Promise<void> {
     }
     if (latency.length) {
       console.log('\none camera at 5 fps');
-      console.log(table([['config', 'p50', 'limit', 'queue', 'pre', 'infer', 'post', 'xfer'],
-        ...latency.map((r) => [r.config, r.latency.p50, r.limitMs, r.stages.queue.p50, r.stages.preprocess.p50, r.stages.inference.p50, r.stages.postprocess.p50, r.stages.transfer.p50])]));
+      console.log(table([['config', 'p50', 'raw@5fps', 'raw b2b', 'limit', 'queue', 'pre', 'infer', 'post', 'xfer'],
+        ...latency.map((r) => [r.config, r.latency.p50, r.rawPredictP50, r.rawPredictHotP50, r.limitMs, r.stages.queue.p50, r.stages.preprocess.p50, r.stages.inference.p50, r.stages.postprocess.p50, r.stages.transfer.p50])]));
     }
     if (overload.length) {
       console.log('\noverload 16 x 15 fps');

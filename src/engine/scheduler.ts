@@ -233,8 +233,10 @@ export class DetectionScheduler {
 
   // ---- dispatch ------------------------------------------------------------------------------
 
+  /** Model calls kept in flight: every runner busy, plus the next call waiting in it where the runtime pipelines. */
   private get runners(): number {
-    return Math.max(1, this.current?.runtime.info.concurrency ?? 1);
+    const info = this.current?.runtime.info;
+    return Math.max(1, (info?.concurrency ?? 1) * (info?.pipelineDepth ?? 1));
   }
 
   /** Runners of the current detector in use (a detector being swapped out has its own). */

@@ -14,6 +14,9 @@ const PROVIDERS: Record<string, string> = { cpu: 'cpu', cuda: 'cuda', coreml: 'c
 /** Largest batch sent as one tensor to a model with a dynamic batch axis. */
 const MAX_STACKED_BATCH = 8;
 
+/** Calls a worker holds at once: one running, one waiting with its input already there. */
+const PIPELINE_DEPTH = 2;
+
 // The worker runs from source text, so it needs no file on disk: inside Scrypted the plugin is
 // evaluated from the zip and has no __filename. `__name` covers esbuild's keep-names helper.
 const WORKER_SOURCE = `"use strict";
@@ -31,18 +34,22 @@ class InferenceWorker {
   readonly pending = new Map<number, Pending>();
   readonly ready: Promise<Extract<WorkerReply, { type: 'ready' }>>;
   /**
-   * This worker's shared pixel buffer. Only the main thread's current holder of the worker (see
-   * acquire/release) writes it, before posting a run, and the worker reads it before replying,
-   * so they never overlap. Copying into it costs a memcpy; cloning 0.5 MB into a message cost
-   * about 0.2 ms more per frame.
+   * Shared pixel buffers, one per call the worker may hold. A slot is taken (freeSlots) before
+   * the main thread writes it and given back when the worker has replied, so the two never
+   * overlap. Copying into one costs a memcpy; cloning 0.5 MB into a message cost about 0.2 ms
+   * more per frame.
    */
-  readonly staging: Uint8Array;
+  readonly staging: Uint8Array[];
+  readonly freeSlots: number[];
+  /** Calls posted and not yet answered. */
+  outstanding = 0;
   private closed?: () => void;
   exited = false;
 
   constructor(config: WorkerConfig, onDeath: (w: InferenceWorker, error: Error) => void) {
-    const staging = new SharedArrayBuffer(config.width * config.height * 3);
-    this.staging = new Uint8Array(staging);
+    const staging = Array.from({ length: PIPELINE_DEPTH }, () => new SharedArrayBuffer(config.width * config.height * 3));
+    this.staging = staging.map((buffer) => new Uint8Array(buffer));
+    this.freeSlots = this.staging.map((_, i) => i);
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...config, staging }, name: 'onnx-inference' });
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (reply: WorkerReply) => {
@@ -98,19 +105,17 @@ class InferenceWorker {
 class OnnxNodeRuntime implements DetectorRuntime {
   info: RuntimeInfo;
   private readonly workers: InferenceWorker[] = [];
-  private readonly idle: InferenceWorker[] = [];
   private readonly waiting: ((w: InferenceWorker) => void)[] = [];
   private nextId = 1;
   private closing = false;
 
   constructor(readonly spec: ModelSpec, private readonly config: WorkerConfig, options: RuntimeOptions) {
-    this.info = { runtime: 'onnx', device: config.provider, concurrency: Math.max(1, options.concurrency), maxBatch: 1 };
+    this.info = { runtime: 'onnx', device: config.provider, concurrency: Math.max(1, options.concurrency), maxBatch: 1, pipelineDepth: PIPELINE_DEPTH };
   }
 
   async start(): Promise<Extract<WorkerReply, { type: 'ready' }>> {
     for (let i = 0; i < this.info.concurrency; i++) this.workers.push(this.spawn());
     const replies = await Promise.all(this.workers.map((w) => w.ready));
-    this.idle.push(...this.workers);
     // A symbolic or negative batch dimension means N frames can run as one N-batch tensor.
     const batchDim = replies[0].inputShape[0];
     if (typeof batchDim !== 'number' || batchDim < 0) this.info = { ...this.info, maxBatch: MAX_STACKED_BATCH };
@@ -121,26 +126,45 @@ class OnnxNodeRuntime implements DetectorRuntime {
     return new InferenceWorker(this.config, (dead) => {
       // A worker that dies is replaced, so one crash does not take the runtime down.
       const at = this.workers.indexOf(dead);
-      const idleAt = this.idle.indexOf(dead);
-      if (idleAt >= 0) this.idle.splice(idleAt, 1);
       if (at < 0 || this.closing) return;
       const fresh = this.spawn();
       this.workers[at] = fresh;
-      fresh.ready.then(() => this.release(fresh), () => undefined);
+      fresh.ready.then(() => this.wake(), () => undefined);
     });
   }
 
+  /** The live worker holding the fewest calls, if it has room for another. */
+  private leastBusy(): InferenceWorker | undefined {
+    let best: InferenceWorker | undefined;
+    for (const w of this.workers) {
+      if (w.exited || w.outstanding >= PIPELINE_DEPTH) continue;
+      if (!best || w.outstanding < best.outstanding) best = w;
+    }
+    return best;
+  }
+
   private acquire(): Promise<InferenceWorker> {
-    const worker = this.idle.pop();
-    if (worker) return Promise.resolve(worker);
+    const worker = this.leastBusy();
+    if (worker) {
+      worker.outstanding++;
+      return Promise.resolve(worker);
+    }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private release(worker: InferenceWorker): void {
-    if (worker.exited || this.closing) return;
-    const next = this.waiting.shift();
-    if (next) next(worker);
-    else this.idle.push(worker);
+    worker.outstanding--;
+    this.wake();
+  }
+
+  /** Hands room that opened up (a call answered, a worker replaced) to the next waiting call. */
+  private wake(): void {
+    if (this.closing) return;
+    let worker: InferenceWorker | undefined;
+    while (this.waiting.length && (worker = this.leastBusy())) {
+      worker.outstanding++;
+      this.waiting.shift()!(worker);
+    }
   }
 
   async detect(frames: PreparedFrame[], options: DecodeOptions): Promise<FrameResult[]> {
@@ -148,17 +172,20 @@ class OnnxNodeRuntime implements DetectorRuntime {
     if (!frames.length) return [];
     const worker = await this.acquire();
     let reply: Extract<WorkerReply, { type: 'result' }>;
+    let slot: number | undefined;
     try {
       const stack = frames.length > 1 && frames.length <= this.info.maxBatch;
       const id = this.nextId++;
       let sent: WorkerFrame[] = frames;
-      if (frames.length === 1 && frames[0].pixels.length <= worker.staging.length) {
+      slot = frames.length === 1 && frames[0].pixels.length <= worker.staging[0].length ? worker.freeSlots.pop() : undefined;
+      if (slot !== undefined) {
         const { pixels, ...geometry } = frames[0];
-        worker.staging.set(pixels);
-        sent = [geometry];
+        worker.staging[slot].set(pixels);
+        sent = [{ ...geometry, slot }];
       }
       reply = await worker.run(id, { type: 'run', id, frames: sent, stack });
     } finally {
+      if (slot !== undefined) worker.freeSlots.push(slot);
       this.release(worker);
     }
     const started = performance.now();

@@ -6,11 +6,12 @@ export type WorkerRequest =
   | { type: 'close' };
 
 /**
- * A frame sent to a worker. `pixels` absent means the main thread copied them into the worker's
- * `staging` buffer (shared memory) instead of cloning them into the message.
+ * A frame sent to a worker: its pixels in the message, or (`slot`) already copied by the main
+ * thread into that one of the worker's `staging` buffers (shared memory).
  */
 export interface WorkerFrame {
   pixels?: Uint8Array;
+  slot?: number;
   width: number;
   height: number;
   offsetX: number;
@@ -40,8 +41,8 @@ export interface WorkerConfig {
   padValue: number;
   threads: number;
   provider: string;
-  /** Shared memory, width x height x 3 bytes, for the pixels of a one-frame run (see WorkerFrame). */
-  staging?: SharedArrayBuffer;
+  /** Shared memory, width x height x 3 bytes each, one per call the worker may hold (see WorkerFrame). */
+  staging?: SharedArrayBuffer[];
 }
 
 /**
@@ -64,7 +65,7 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
   // queue below, so nothing else touches it while session.run reads it): saves a 2 MB allocation
   // and its zeroing per frame. The fill writes every element, pad included.
   let single: Float32Array | undefined;
-  const staged = new Uint8Array(config.staging ?? new ArrayBuffer(0));
+  const staged = (config.staging ?? []).map((buffer) => new Uint8Array(buffer));
 
   const run = async (msg: Extract<WorkerRequest, { type: 'run' }>) => {
     const groups = msg.stack ? [msg.frames] : msg.frames.map((f) => [f]);
@@ -74,7 +75,7 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
     for (const group of groups) {
       const t1 = performance.now();
       const data = group.length === 1 ? (single ??= new Float32Array(plane)) : new Float32Array(plane * group.length);
-      group.forEach((f, i) => fill(data, i * plane, f.pixels ?? staged.subarray(0, f.width * f.height * 3), f.width, f.height, f.offsetX, f.offsetY,
+      group.forEach((f, i) => fill(data, i * plane, f.pixels ?? staged[f.slot ?? 0].subarray(0, f.width * f.height * 3), f.width, f.height, f.offsetX, f.offsetY,
         config.width, config.height, config.nchw, config.bgr, config.scale, config.padValue));
       const dims = config.nchw ? [group.length, 3, config.height, config.width] : [group.length, config.height, config.width, 3];
       const feeds = { [config.inputName]: new ort.Tensor('float32', data, dims) };

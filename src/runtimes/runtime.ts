@@ -55,6 +55,12 @@ export interface RuntimeInfo {
   concurrency: number;
   /** Largest N this runtime can run as one N-batch tensor; 1 when it loops. */
   maxBatch: number;
+  /**
+   * Model calls each runner accepts at once (default 1). With 2, the next call's input is already
+   * waiting in the runner when the current one finishes, so no runner idles while a result
+   * travels back and the next input travels in: worth ~10% of throughput at full load.
+   */
+  pipelineDepth?: number;
 }
 
 /**

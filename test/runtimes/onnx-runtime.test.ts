@@ -29,7 +29,7 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
   afterAll(() => runtime?.close());
 
   it('reports what it is', () => {
-    expect(runtime.info).toEqual({ runtime: 'onnx', device: 'cpu', concurrency: 1, maxBatch: 1 });
+    expect(runtime.info).toEqual({ runtime: 'onnx', device: 'cpu', concurrency: 1, maxBatch: 1, pipelineDepth: 2 });
     expect(runtime.spec).toBe(yoloxSpec);
   });
 
@@ -43,6 +43,16 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
     expect(result.timings.inferenceMs).toBeGreaterThan(0);
     expect(result.timings.tensorMs).toBeGreaterThan(0);
     expect(result.timings.batchSize).toBe(1);
+  });
+
+  it('pipelines: calls beyond the runner count queue in the worker, each with its own staging buffer, and none mixes up its frame', async () => {
+    const person = await prepare('person.jpg');
+    const iceblock = await prepare('iceblock.jpg');
+    const frames = [dog, person, iceblock, person, dog, iceblock];
+    const results = await Promise.all(frames.map((f) => runtime.detect([f.frame], options)));
+    const expected = [['bicycle', 'car', 'dog'], ['dog', 'horse', 'person'], []];
+    const want = (f: PreparedImage) => expected[[dog, person, iceblock].indexOf(f)];
+    results.forEach(([r], i) => expect(named(r).filter((n) => n !== 'cat' && n !== 'truck'), `call ${i}`).toEqual(want(frames[i])));
   });
 
   it('several frames in one call (fixed batch 1: run one by one) come back in order', async () => {

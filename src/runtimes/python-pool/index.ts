@@ -55,7 +55,8 @@ export class PythonPoolRuntime implements DetectorRuntime {
     private readonly timeoutMs: number,
   ) {
     const model = ready.models[0]!;
-    this.info = { runtime: ready.runtime, device: model.device ?? ready.device, concurrency: ready.workers.predict, maxBatch: model.maxBatch };
+    // The pool queues requests itself: a second call per predict worker keeps it busy across the IPC round trip.
+    this.info = { runtime: ready.runtime, device: model.device ?? ready.device, concurrency: ready.workers.predict, maxBatch: model.maxBatch, pipelineDepth: 2 };
   }
 
   async detect(frames: PreparedFrame[], options: DecodeOptions): Promise<FrameResult[]> {
