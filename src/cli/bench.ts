@@ -13,7 +13,7 @@ import path from 'path';
 import { parseBatchMode, type BatchMode } from '../engine/batching';
 import { CameraSimulator, frameSource, MemorySampler, sleep, type FrameSet } from '../engine/bench/cameras';
 import { renderPlot, type PlotSeries } from '../engine/bench/plot';
-import { rawOrtMain, rawOrtWorkers, runtimeDirect, type RawResult } from '../engine/bench/raw-reference';
+import { rawOrtMain, rawOrtWorkers, rawPython, runtimeDirect, type RawResult } from '../engine/bench/raw-reference';
 import { Detector } from '../engine/detector';
 import { LatencyHistogram, round } from '../engine/histogram';
 import { DetectionScheduler } from '../engine/scheduler';
@@ -341,8 +341,20 @@ async function main(): Promise<void> {
       const direct = await runtimeDirect(detector, prepared, args.rawSeconds, `${runtime} runtime alone c${concurrency} t${threads}`);
       raw.push(direct);
       log(args, `raw  ${direct.label}: ${direct.runsPerSecond} runs/s, p50 ${direct.p50} ms`);
-      // The reference is the best raw configuration of this runtime: ORT alone for onnx, the runtime alone otherwise.
-      const candidates = runtime === 'onnx' ? raw.filter((r) => r.kind !== 'runtime-direct') : [direct];
+      // The Python runtimes alone (OpenVINO / ONNX Runtime for Python, no pool code), with the pool's interpreter.
+      const pool = (detector.runtime as { pool?: { python: string } }).pool;
+      const rawPy = () => rawPython(pool!.python, runtime, model.path, detector!.runtime.info.device, concurrency, threads, args.rawSeconds);
+      if (pool && (runtime === 'openvino' || runtime === 'onnx-python')) {
+        const r = await rawPy();
+        raw.push(r);
+        log(args, `raw  ${r.label}: ${r.runsPerSecond} runs/s, p50 ${r.p50} ms`);
+      }
+      // The reference is the best raw configuration of this runtime with no plugin code: ORT alone
+      // for onnx, OpenVINO / ONNX Runtime for Python alone for the pool (our runtime alone if neither).
+      const candidates = runtime === 'onnx'
+        ? raw.filter((r) => r.kind === 'ort-main' || r.kind === 'ort-workers')
+        : raw.filter((r) => r.kind === 'python-raw' && r.label.startsWith(runtime));
+      if (!candidates.length) candidates.push(direct);
       const best = candidates.reduce((a, b) => (b.runsPerSecond > a.runsPerSecond ? b : a), candidates[0] ?? direct);
       references[key] = { best, direct };
 
@@ -355,10 +367,11 @@ async function main(): Promise<void> {
             }
             const r = await runCameras(args, detector, config, set, cams, args.fps, args.seconds, best.runsPerSecond);
             // The machine is shared: measure the reference again right after, and compare with the mean of both.
-            const again = sample && best.kind !== 'runtime-direct'
-              ? await (best.kind === 'ort-main' ? rawOrtMain(model.path, model.spec, sample, best.threads, args.rawSeconds)
-                : rawOrtWorkers(model.path, model.spec, sample, best.runners, best.threads, args.rawSeconds))
-              : await runtimeDirect(detector, prepared, args.rawSeconds, direct.label);
+            const again = best.kind === 'python-raw' ? await rawPy()
+              : sample && best.kind !== 'runtime-direct'
+                ? await (best.kind === 'ort-main' ? rawOrtMain(model.path, model.spec, sample, best.threads, args.rawSeconds)
+                  : rawOrtWorkers(model.path, model.spec, sample, best.runners, best.threads, args.rawSeconds))
+                : await runtimeDirect(detector, prepared, args.rawSeconds, direct.label);
             r.rawAdjacent = round((best.runsPerSecond + again.runsPerSecond) / 2);
             r.ratioToAdjacentRaw = round(r.throughput / r.rawAdjacent, 3);
             runs.push(r);

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..config import ModelEntry, PoolConfig
 from . import Backend, BackendFactory, ModelLoadError, RuntimeUnavailableError
+from .openvino_options import openvino_properties
 
 try:
     import openvino as ov
@@ -122,9 +123,7 @@ class Factory(BackendFactory):
         if batched and not try_dynamic_batch(model, entry.spec.input.name):
             model = self.core.read_model(entry.path)  # undo a reshape that did not carry the batch
             batched = False
-        properties: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT" if self.config.concurrency > 1 else "LATENCY"}
-        if self.config.threads > 0 and self.device == "CPU":
-            properties["INFERENCE_NUM_THREADS"] = self.config.threads
+        properties = openvino_properties(self.device, self.config.threads, self.config.concurrency)
         try:
             compiled = self.core.compile_model(model, self.device, properties)
         except Exception as err:

@@ -1,3 +1,6 @@
+import { execFile } from 'child_process';
+import path from 'path';
+import { promisify } from 'util';
 import { Worker } from 'worker_threads';
 import { fillTensor } from '../../models/tensor';
 import type { ModelSpec } from '../../models/spec';
@@ -9,8 +12,11 @@ import { LatencyHistogram, round } from '../histogram';
 /** What the model sustains with no plugin code around it. */
 export interface RawResult {
   label: string;
-  /** `ort-main`, `ort-workers` (onnxruntime-node alone) or `runtime-direct` (our runtime, no scheduler). */
-  kind: 'ort-main' | 'ort-workers' | 'runtime-direct';
+  /**
+   * `ort-main`, `ort-workers` (onnxruntime-node alone), `python-raw` (OpenVINO or ONNX Runtime
+   * for Python alone, no pool code) or `runtime-direct` (our runtime, no scheduler).
+   */
+  kind: 'ort-main' | 'ort-workers' | 'python-raw' | 'runtime-direct';
   runners: number;
   threads: number;
   runsPerSecond: number;
@@ -129,4 +135,16 @@ export async function runtimeDirect(detector: Detector, frame: PreparedFrame, se
   await Promise.all(Array.from({ length: runtime.info.concurrency }, loop));
   const elapsed = (performance.now() - started) / 1000;
   return { label, kind: 'runtime-direct', runners: runtime.info.concurrency, threads: detector.config.threads, runsPerSecond: round(runs / elapsed), p50: round(h.quantile(0.5)), p95: round(h.quantile(0.95)) };
+}
+
+/**
+ * A Python runtime alone (python-runtime/tools/raw_bench.py): `runners` infer requests of
+ * `threads` threads, back to back, batch 1, compiled the way the pool compiles it.
+ */
+export async function rawPython(python: string, runtime: string, modelPath: string, device: string, runners: number, threads: number, seconds: number): Promise<RawResult> {
+  const script = path.resolve(__dirname, '../../../python-runtime/tools/raw_bench.py');
+  const args = [script, '--runtime', runtime, '--model', modelPath, '--device', device, '--runners', String(runners), '--threads', String(threads), '--seconds', String(seconds)];
+  const { stdout } = await promisify(execFile)(python, args, { timeout: (seconds + 120) * 1000 });
+  const r = JSON.parse(stdout.trim().split('\n').pop()!) as { runsPerSecond: number; p50: number; p95: number };
+  return { label: `${runtime} alone ${runners} runner(s) x${threads}t`, kind: 'python-raw', runners, threads, ...r };
 }

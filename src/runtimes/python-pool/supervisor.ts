@@ -104,6 +104,11 @@ export class PoolSupervisor {
   private readonly slotWaiters: (() => void)[] = [];
   private readonly opts: Required<Omit<SupervisorOptions, 'onStatus' | 'onError' | 'onLog' | 'env'>> & SupervisorOptions;
 
+  /** The interpreter the pool runs on (its virtual environment's). */
+  get python(): string {
+    return this.opts.python;
+  }
+
   constructor(options: SupervisorOptions) {
     this.opts = {
       requestTimeoutMs: 30_000,

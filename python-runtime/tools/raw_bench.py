@@ -1,0 +1,97 @@
+"""The raw runtime alone, for `npm run bench`: back-to-back inference of one model, batch 1,
+with no pool code around it (no protocol, no pre/post-processing), on `runners` parallel
+infer requests (OpenVINO) or threads with one session each (ONNX Runtime). Prints one JSON
+line: runs/s and per-run latency percentiles. Compiled with the same options the pool uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nvr_pool.backends.openvino_options import openvino_properties
+
+
+def openvino_runner(model: str, device: str, threads: int, runners: int) -> Any:
+    import openvino as ov
+
+    core = ov.Core()
+    if "CPU" in core.available_devices:
+        core.set_property("CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    properties = openvino_properties(device, threads, runners)
+    compiled = core.compile_model(core.read_model(model), device, properties)
+    shape = [d if d > 0 else 1 for d in compiled.inputs[0].get_partial_shape().get_min_shape()]
+    data = np.full(shape, 114, dtype=np.float32)
+    requests = [compiled.create_infer_request() for _ in range(runners)]
+    return lambda i: requests[i].infer({0: data})
+
+
+def onnx_runner(model: str, device: str, threads: int, runners: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    providers = ["CPUExecutionProvider"]
+    if device.lower() == "cuda":
+        providers.insert(0, "CUDAExecutionProvider")
+    sessions = [ort.InferenceSession(model, sess_options=options, providers=providers) for _ in range(runners)]
+    first = sessions[0].get_inputs()[0]
+    data = np.full([d if isinstance(d, int) and d > 0 else 1 for d in first.shape], 114, dtype=np.float32)
+    return lambda i: sessions[i].run(None, {first.name: data})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runtime", choices=["openvino", "onnx-python"], required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--device", default="CPU")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--runners", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=5)
+    args = parser.parse_args()
+    make = openvino_runner if args.runtime == "openvino" else onnx_runner
+    device = (args.device.upper() or "AUTO") if args.runtime == "openvino" else args.device
+    run = make(args.model, device, args.threads, args.runners)
+    for i in range(args.runners):
+        for _ in range(3):
+            run(i)
+    times: list[list[float]] = [[] for _ in range(args.runners)]
+    deadline = time.perf_counter() + args.seconds
+
+    def loop(i: int) -> None:
+        while time.perf_counter() < deadline:
+            t = time.perf_counter()
+            run(i)  # both runtimes release the GIL while they infer
+            times[i].append((time.perf_counter() - t) * 1000)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(args.runners)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    all_times = np.array([x for ts in times for x in ts])
+    print(
+        json.dumps(
+            {
+                "runsPerSecond": round(len(all_times) / elapsed, 2),
+                "p50": round(float(np.percentile(all_times, 50)), 2),
+                "p95": round(float(np.percentile(all_times, 95)), 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
