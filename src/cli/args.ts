@@ -21,11 +21,21 @@ export function parseCommandLine<T extends NonNullable<ParseArgsConfig['options'
   }
 }
 
-export function numberOption(name: string, value: string | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
+/** A numeric option, or undefined when absent; refused with a usage error outside min..max (or not whole, for `integer`). */
+export function optionalNumber(name: string, value: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER, integer = false): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max} (got "${value}")`);
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    const unbounded = max === Number.MAX_SAFE_INTEGER && integer && min <= 1;
+    const what = unbounded ? (min === 1 ? 'a positive integer' : 'a non-negative integer')
+      : `${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be ${what} (got "${value}")`);
+  }
   return n;
+}
+
+export function numberOption(name: string, value: string | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER, integer = false): number {
+  return optionalNumber(name, value, min, max, integer) ?? fallback;
 }
 
 /** Runs a command's main, printing errors as one clear line and exiting non-zero. */

@@ -10,6 +10,7 @@
  */
 import path from 'path';
 import { parseArgs } from 'util';
+import { numberOption, optionalNumber, UsageError } from './args';
 import { CocoDatasetError } from '../eval/coco-dataset';
 import { DEFAULT_RESULTS_DIR, saveReport } from '../eval/results';
 import { DEFAULT_EVAL, EvalError, runEvaluation, type EvalConfig, type EvalReport } from '../eval/run-eval';
@@ -34,16 +35,6 @@ const USAGE = `usage: npm run eval -- --coco DIR [options]
   --no-save             do not write results
   --detections FILE     also write the detections as COCO results JSON (e.g. for pycocotools)
   --json                print the full report as JSON instead of text`;
-
-class UsageError extends Error {}
-
-function numberOption(values: Record<string, unknown>, name: string, fallback: number | undefined, check: (n: number) => boolean, what: string): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, got "${String(raw)}"`);
-  return n;
-}
 
 function parse(argv: string[]): { config: EvalConfig; json: boolean; save: boolean; out: string } {
   const { values } = parseArgs({
@@ -75,8 +66,7 @@ function parse(argv: string[]): { config: EvalConfig; json: boolean; save: boole
     process.exit(0);
   }
   if (!values.coco) throw new UsageError('--coco DIR is required');
-  const int = (n: number) => Number.isInteger(n) && n >= 1;
-  const unit = (n: number) => n >= 0 && n <= 1;
+  const MAX = Number.MAX_SAFE_INTEGER;
   const config: EvalConfig = {
     ...DEFAULT_EVAL,
     cocoDir: path.resolve(values.coco),
@@ -85,14 +75,14 @@ function parse(argv: string[]): { config: EvalConfig; json: boolean; save: boole
     model: values.model ?? DEFAULT_EVAL.model,
     runtime: values.runtime ?? DEFAULT_EVAL.runtime,
     device: values.device ?? (values.runtime === 'openvino' ? 'CPU' : DEFAULT_EVAL.device),
-    inputSize: numberOption(values, 'input-size', undefined, (n) => int(n) && n >= 32 && n <= 4096, 'an integer in 32..4096'),
-    confidence: numberOption(values, 'confidence', DEFAULT_EVAL.confidence, unit, 'in 0..1')!,
-    scoreThreshold: numberOption(values, 'threshold', DEFAULT_EVAL.scoreThreshold, unit, 'in 0..1')!,
-    iou: numberOption(values, 'iou', DEFAULT_EVAL.iou, unit, 'in 0..1')!,
-    maxDetections: numberOption(values, 'max-detections', DEFAULT_EVAL.maxDetections, int, 'a positive integer')!,
-    limit: numberOption(values, 'limit', undefined, int, 'a positive integer'),
-    threads: numberOption(values, 'threads', DEFAULT_EVAL.threads, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer')!,
-    concurrency: numberOption(values, 'concurrency', DEFAULT_EVAL.concurrency, int, 'a positive integer')!,
+    inputSize: optionalNumber('input-size', values['input-size'], 32, 4096, true),
+    confidence: numberOption('confidence', values.confidence, DEFAULT_EVAL.confidence, 0, 1),
+    scoreThreshold: numberOption('threshold', values.threshold, DEFAULT_EVAL.scoreThreshold, 0, 1),
+    iou: numberOption('iou', values.iou, DEFAULT_EVAL.iou, 0, 1),
+    maxDetections: numberOption('max-detections', values['max-detections'], DEFAULT_EVAL.maxDetections, 1, MAX, true),
+    limit: optionalNumber('limit', values.limit, 1, MAX, true),
+    threads: numberOption('threads', values.threads, DEFAULT_EVAL.threads, 0, 64, true),
+    concurrency: numberOption('concurrency', values.concurrency, DEFAULT_EVAL.concurrency, 1, 64, true),
   };
   if (config.maxDetections < 100) console.error(`note: --max-detections ${config.maxDetections} is below COCO's 100; mAP will be understated`);
   return { config, json: !!values.json, save: !values['no-save'], out: values.out ?? DEFAULT_RESULTS_DIR };
