@@ -325,17 +325,7 @@ async function main(): Promise<void> {
 
   for (const [key, group] of byDetector) {
     const { runtime, concurrency, threads } = group[0];
-    let detector: Detector;
-    try {
-      detector = await Detector.create({ model: model.path, runtime, device: args.device, threads, concurrency });
-    } catch (e) {
-      const message = (e as Error).message;
-      if (/unknown runtime/.test(message)) {
-        throw new Error(`runtime "${runtime}" is not available in this build: ${message}. ` +
-          'The OpenVINO pool registers itself from src/runtimes/python-pool (registerRuntime); it is not wired in yet.');
-      }
-      throw e;
-    }
+    const detector = await Detector.create({ model: model.path, runtime, device: args.device, threads, concurrency });
     try {
       const prepared = (await detector.prepare(frameSource(set, 0))).frame;
       const direct = await runtimeDirect(detector, prepared, args.rawSeconds, `${runtime} runtime alone c${concurrency} t${threads}`);

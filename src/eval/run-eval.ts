@@ -6,8 +6,7 @@ import { COCO_CATEGORY_IDS, COCO_LABELS } from '../models/labels';
 import { readOnnxInfo } from '../models/onnx-info';
 import { validateSpec, type ModelSpec } from '../models/spec';
 import { resolveModel } from '../models/store';
-import { createRuntime, registerRuntime } from '../runtimes';
-import { pythonPoolFactory } from '../runtimes/python-pool';
+import { configurePythonPool, createRuntime } from '../runtimes';
 import { RuntimeError } from '../runtimes/runtime';
 import { imagePath, openDataset, type CocoDataset, type CocoDetection, type CocoGroundTruth } from './coco-dataset';
 import { evaluateCoco, type CocoEvalResult } from './coco-metric';
@@ -64,21 +63,6 @@ export const DEFAULT_EVAL: Omit<EvalConfig, 'cocoDir'> = {
   scoreThreshold: PLUGIN_THRESHOLD,
 };
 
-/** Runtimes served by the Python pool; src/runtimes/index.ts knows only `onnx` until someone registers these. */
-const POOL_RUNTIMES = ['openvino', 'onnx-python', 'coreml'] as const;
-
-/**
- * Registers the pool runtime the command line asks for, the way the plugin does. Its Python is
- * $NVR_PYTHON when set (e.g. the project's .venv), else a virtual environment created on first
- * use under $NVR_EVAL_DATA_DIR (default ~/.cache/nvr-detect).
- */
-function registerPoolRuntime(name: string, onLog?: (line: string) => void): void {
-  const runtime = POOL_RUNTIMES.find((r) => r === name);
-  if (!runtime) return;
-  const dataDir = process.env.NVR_EVAL_DATA_DIR ?? path.join(os.homedir(), '.cache', 'nvr-detect');
-  registerRuntime(runtime, pythonPoolFactory(runtime, () => ({ dataDir, onLog })));
-}
-
 /** The model's spec at another square input size, refused when the graph's input size is fixed. */
 export function specAtSize(modelPath: string, spec: ModelSpec, size: number): ModelSpec {
   const { input } = spec;
@@ -107,7 +91,11 @@ export function specAtSize(modelPath: string, spec: ModelSpec, size: number): Mo
 /** A Detector for the evaluation: the catalog/file model on the named runtime, optionally resized. */
 export async function createEvalDetector(config: Pick<EvalConfig, 'model' | 'runtime' | 'device' | 'threads' | 'concurrency' | 'inputSize' | 'onLog'>): Promise<Detector> {
   const detectorConfig = { model: config.model, runtime: config.runtime, device: config.device, threads: config.threads, concurrency: config.concurrency };
-  registerPoolRuntime(config.runtime, config.onLog);
+  // Pool runtimes (openvino, onnx-python, coreml) log their set-up through the evaluation's log.
+  if (config.onLog) {
+    const onLog = config.onLog;
+    configurePythonPool(() => ({ dataDir: process.env.NVR_DATA_DIR ?? path.join(os.homedir(), '.cache', 'nvr-detect'), onLog }));
+  }
   const model = await resolveModel(config.model);
   const spec = config.inputSize ? specAtSize(model.path, model.spec, config.inputSize) : model.spec;
   try {

@@ -28,11 +28,6 @@ for (const name of ['openvino', 'onnx-python', 'coreml'] as const) {
   factories.set(name, pythonPoolFactory(name, () => poolExtras()));
 }
 
-/** Lets a runtime living elsewhere (the Python pool) plug in without this file importing it. */
-export function registerRuntime(name: string, factory: RuntimeFactory): void {
-  factories.set(name, factory);
-}
-
 export async function createRuntime(name: string, modelPath: string, spec: ModelSpec, options: RuntimeOptions): Promise<DetectorRuntime> {
   const factory = factories.get(name);
   if (!factory) throw new RuntimeError(`unknown runtime "${name}" (available: ${[...factories.keys()].join(', ')})`);

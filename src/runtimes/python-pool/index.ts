@@ -157,9 +157,8 @@ export async function createPythonPoolRuntime(spec: ModelSpec, modelPath: string
 export type PythonPoolExtras = Omit<PythonPoolRuntimeOptions, keyof RuntimeOptions | 'runtime'>;
 
 /**
- * Adapts the pool to src/runtimes/index.ts `registerRuntime(name, factory)`:
- * `registerRuntime('openvino', pythonPoolFactory('openvino', () => extras))`. `extras` is read at
- * each creation, so changed settings apply to the next pool.
+ * The pool as a runtime factory for src/runtimes/index.ts, one per pool runtime. `extras` is
+ * read at each creation, so changed settings apply to the next pool.
  */
 export function pythonPoolFactory(runtime: PoolRuntimeName, extras: () => PythonPoolExtras) {
   return (modelPath: string, spec: ModelSpec, options: RuntimeOptions): Promise<DetectorRuntime> =>
