@@ -4,7 +4,9 @@ import path from 'path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionPlugin } from '../../src/plugin/plugin';
+import { execFileSync } from 'child_process';
 import { FakeCamera, FakeVideoFrameGenerator, vtestFrames } from '../harness/fake-camera';
+import { TEST_PYTHON } from '../python-pool/helpers';
 import { HostImage, HostMediaObject } from '../harness/media';
 import { loadPluginFromSource } from '../harness/load';
 import type { TestHost } from '../harness/host';
@@ -195,4 +197,36 @@ describe.skipIf(!hasShared)('plugin through the test host', () => {
     expect(plugin.scheduler.hasSource(id)).toBe(false);
     expect(fake.activeGenerators).toBe(0);
   });
+
+  /** Python pool processes this test process started (the supervisor spawns them as children). */
+  const poolChildren = () => {
+    try {
+      return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'nvr_pool'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+
+  it.skipIf(!TEST_PYTHON)('switches runtime to openvino and back live: requests in flight finish on the old one, the pool process ends with it', async () => {
+    // The pool runs on the prepared test interpreter instead of building a venv in the volume.
+    process.env.NVR_PYTHON = TEST_PYTHON;
+    const status = async () => String((await setting('status'))?.value);
+    const inFlight = plugin.detectObjects(new HostMediaObject('image/jpeg', media('dog.jpg')));
+    await plugin.putSetting('runtime', 'openvino');
+    expect((await inFlight).detections!.map((d) => d.className)).toContain('dog');
+    await expect.poll(status, { timeout: 120_000 }).toMatch(/^Serving yolox_nano on openvino\//);
+    expect((await setting('device'))?.value).toBe('auto');
+    expect(poolChildren().length).toBe(1);
+    const viaPool = await plugin.detectObjects(new HostMediaObject('image/jpeg', media('dog.jpg')));
+    expect(viaPool.detections!.map((d) => d.className)).toEqual(expect.arrayContaining(['dog', 'bicycle', 'car']));
+    const dog = viaPool.detections!.find((d) => d.className === 'dog')!;
+    expect(iou(dog.boundingBox!, [133, 205, 190, 337])).toBeGreaterThan(0.9);
+    await expect(plugin.putSetting('device', 'cuda')).rejects.toThrow(/device for openvino must be one of auto, CPU, GPU, NPU/);
+
+    await plugin.putSetting('runtime', 'onnx');
+    await expect.poll(status, { timeout: 60_000 }).toMatch(/^Serving yolox_nano on onnx\/cpu/);
+    await expect.poll(() => poolChildren().length, { timeout: 10_000 }).toBe(0);
+    const back = await plugin.detectObjects(new HostMediaObject('image/jpeg', media('dog.jpg')));
+    expect(back.detections!.map((d) => d.className)).toContain('dog');
+  }, 240_000);
 });
