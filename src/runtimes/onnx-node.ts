@@ -171,7 +171,6 @@ class OnnxNodeRuntime implements DetectorRuntime {
     if (this.closing) throw new RuntimeError('runtime is closed');
     if (!frames.length) return [];
     const worker = await this.acquire();
-    let reply: Extract<WorkerReply, { type: 'result' }>;
     let slot: number | undefined;
     try {
       const stack = frames.length > 1 && frames.length <= this.info.maxBatch;
@@ -183,22 +182,25 @@ class OnnxNodeRuntime implements DetectorRuntime {
         worker.staging[slot].set(pixels);
         sent = [{ ...geometry, slot }];
       }
-      reply = await worker.run(id, { type: 'run', id, frames: sent, stack });
+      const reply = await worker.run(id, { type: 'run', id, frames: sent, stack });
+      // Decoded before the slot is freed: a one-frame run's outputs live in the slot's shared memory.
+      return this.decodeReply(reply, frames.length, options);
     } finally {
       if (slot !== undefined) worker.freeSlots.push(slot);
       this.release(worker);
     }
+  }
+
+  private decodeReply(reply: Extract<WorkerReply, { type: 'result' }>, count: number, options: DecodeOptions): FrameResult[] {
     const started = performance.now();
-    const outputsPerFrame = (i: number): [ModelOutputs, number] =>
-      reply.outputs.length === frames.length ? [reply.outputs[i], 0] : [reply.outputs[0], i];
-    const results = frames.map((_, i) => {
-      const [outputs, batchIndex] = outputsPerFrame(i);
+    const results = Array.from({ length: count }, (_, i) => {
+      const [outputs, batchIndex]: [ModelOutputs, number] = reply.outputs.length === count ? [reply.outputs[i], 0] : [reply.outputs[0], i];
       return decode(this.spec, outputs, batchIndex, options);
     });
-    const postprocessMs = (performance.now() - started) / frames.length;
+    const postprocessMs = (performance.now() - started) / count;
     return results.map((detections) => ({
       detections,
-      timings: { tensorMs: reply.tensorMs / frames.length, inferenceMs: reply.inferenceMs, postprocessMs, batchSize: frames.length },
+      timings: { tensorMs: reply.tensorMs / count, inferenceMs: reply.inferenceMs, postprocessMs, batchSize: count },
     }));
   }
 

@@ -65,7 +65,11 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
   // queue below, so nothing else touches it while session.run reads it): saves a 2 MB allocation
   // and its zeroing per frame. The fill writes every element, pad included.
   let single: Float32Array | undefined;
+  /** How the frame now in `single` was placed: its pad area is valid for another frame placed the same way. */
+  let singlePlacement = '';
   const staged = (config.staging ?? []).map((buffer) => new Uint8Array(buffer));
+  /** Per slot, shared memory the outputs of a one-frame run are copied into (grown on demand). */
+  const outputSlots: SharedArrayBuffer[] = [];
 
   const run = async (msg: Extract<WorkerRequest, { type: 'run' }>) => {
     const groups = msg.stack ? [msg.frames] : msg.frames.map((f) => [f]);
@@ -74,9 +78,15 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
     let inferenceMs = 0;
     for (const group of groups) {
       const t1 = performance.now();
-      const data = group.length === 1 ? (single ??= new Float32Array(plane)) : new Float32Array(plane * group.length);
-      group.forEach((f, i) => fill(data, i * plane, f.pixels ?? staged[f.slot ?? 0].subarray(0, f.width * f.height * 3), f.width, f.height, f.offsetX, f.offsetY,
-        config.width, config.height, config.nchw, config.bgr, config.scale, config.padValue));
+      const reuse = group.length === 1;
+      const data = reuse ? (single ??= new Float32Array(plane)) : new Float32Array(plane * group.length);
+      group.forEach((f, i) => {
+        // The reused buffer keeps its padding while frames keep the same placement (a camera's always do).
+        const placed = `${f.width}x${f.height}+${f.offsetX}+${f.offsetY}`;
+        fill(data, i * plane, f.pixels ?? staged[f.slot ?? 0].subarray(0, f.width * f.height * 3), f.width, f.height, f.offsetX, f.offsetY,
+          config.width, config.height, config.nchw, config.bgr, config.scale, config.padValue, reuse && placed === singlePlacement);
+        if (reuse) singlePlacement = placed;
+      });
       const dims = config.nchw ? [group.length, 3, config.height, config.width] : [group.length, config.height, config.width, 3];
       const feeds = { [config.inputName]: new ort.Tensor('float32', data, dims) };
       const t2 = performance.now();
@@ -90,14 +100,29 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
       }
       outputs.push(named);
     }
-    // Transfer outputs, never clone them. onnxruntime-node gives each output a fresh ArrayBuffer
-    // of exactly its size, which can be handed over as is; copy only a view into a larger buffer.
+    const slot = msg.frames.length === 1 ? msg.frames[0].slot : undefined;
     const transfer: ArrayBuffer[] = [];
-    for (const named of outputs) {
-      for (const out of Object.values(named)) {
-        const whole = out.data.byteOffset === 0 && out.data.byteLength === out.data.buffer.byteLength;
-        if (!whole || transfer.includes(out.data.buffer as ArrayBuffer)) out.data = new Float32Array(out.data);
-        transfer.push(out.data.buffer as ArrayBuffer);
+    if (slot !== undefined) {
+      // A one-frame run answers through its slot's shared output buffer: the main thread decodes
+      // it in place before it frees the slot, so no 1.2 MB buffer per frame ends up as its garbage.
+      const bytes = Object.values(outputs[0]).reduce((n, o) => n + o.data.byteLength, 0);
+      if (!(outputSlots[slot]?.byteLength >= bytes)) outputSlots[slot] = new SharedArrayBuffer(bytes);
+      let offset = 0;
+      for (const out of Object.values(outputs[0])) {
+        const view = new Float32Array(outputSlots[slot], offset, out.data.length);
+        view.set(out.data);
+        out.data = view;
+        offset += view.byteLength;
+      }
+    } else {
+      // Several frames: transfer the outputs, never clone them. onnxruntime-node gives each output
+      // a fresh ArrayBuffer of exactly its size, which can be handed over as is.
+      for (const named of outputs) {
+        for (const out of Object.values(named)) {
+          const whole = out.data.byteOffset === 0 && out.data.byteLength === out.data.buffer.byteLength;
+          if (!whole || transfer.includes(out.data.buffer as ArrayBuffer)) out.data = new Float32Array(out.data);
+          transfer.push(out.data.buffer as ArrayBuffer);
+        }
       }
     }
     post({ type: 'result', id: msg.id, outputs, tensorMs, inferenceMs }, transfer);

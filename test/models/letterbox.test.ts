@@ -131,6 +131,18 @@ describe('fillTensor', () => {
     expect(out[2 * plane + 2 * 4 + 3]).toBe(15);
   });
 
+  for (const nchw of [true, false]) {
+    it(`${nchw ? 'NCHW' : 'NHWC'}: padDone writes the image and leaves every pad element as it is`, () => {
+      const W = 5;
+      const H = 5;
+      const out = new Float32Array(W * H * 3).fill(-7);
+      fillTensor(out, 0, pixels, pw, ph, 2, 1, W, H, nchw, true, 1, 114, true);
+      const full = referenceFill(pixels, pw, ph, 2, 1, W, H, nchw, true, 1, 114);
+      const marker = referenceFill(new Uint8Array(pw * ph * 3).fill(1), pw, ph, 2, 1, W, H, nchw, true, 1, 0);
+      out.forEach((v, i) => expect(v, `element ${i}`).toBe(marker[i] === 1 ? full[i] : -7));
+    });
+  }
+
   it('a zero-sized image gives an all-pad tensor (the warm-up frame)', () => {
     const out = new Float32Array(8 * 8 * 3).fill(NaN);
     fillTensor(out, 0, new Uint8Array(0), 0, 0, 0, 0, 8, 8, true, false, 0.5, 114);
