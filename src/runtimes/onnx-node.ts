@@ -79,11 +79,11 @@ class InferenceWorker {
     return p;
   }
 
-  run(id: number, request: WorkerRequest): Promise<Extract<WorkerReply, { type: 'result' }>> {
+  run(id: number, request: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<Extract<WorkerReply, { type: 'result' }>> {
     if (this.exited) return Promise.reject(new RuntimeError('inference worker is gone'));
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(request);
+      this.worker.postMessage(request, transfer);
     });
   }
 
@@ -175,14 +175,23 @@ class OnnxNodeRuntime implements DetectorRuntime {
     try {
       const stack = frames.length > 1 && frames.length <= this.info.maxBatch;
       const id = this.nextId++;
-      let sent: WorkerFrame[] = frames;
+      let sent: WorkerFrame[];
+      const transfer: ArrayBuffer[] = [];
       slot = frames.length === 1 && frames[0].pixels.length <= worker.staging[0].length ? worker.freeSlots.pop() : undefined;
       if (slot !== undefined) {
         const { pixels, ...geometry } = frames[0];
         worker.staging[slot].set(pixels);
         sent = [{ ...geometry, slot }];
+      } else {
+        // Exact-size copies, transferred: posting a view would clone its whole underlying buffer
+        // (a decoder's pool of many frames), once per frame.
+        sent = frames.map(({ pixels, ...geometry }) => {
+          const own = new Uint8Array(pixels);
+          transfer.push(own.buffer);
+          return { ...geometry, pixels: own };
+        });
       }
-      const reply = await worker.run(id, { type: 'run', id, frames: sent, stack });
+      const reply = await worker.run(id, { type: 'run', id, frames: sent, stack }, transfer);
       // Decoded before the slot is freed: a one-frame run's outputs live in the slot's shared memory.
       return this.decodeReply(reply, frames.length, options);
     } finally {
