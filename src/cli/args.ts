@@ -1,4 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'util';
+import { Detector } from '../engine/detector';
+import { DEFAULT_MODEL_ID } from '../models/catalog';
+import { defaultConcurrency, defaultThreads, deviceFor } from '../plugin/settings';
 
 /** Options every command shares: which model, where, on what. */
 export const RUNTIME_OPTIONS = {
@@ -36,6 +39,21 @@ export function optionalNumber(name: string, value: string | undefined, min = 0,
 
 export function numberOption(name: string, value: string | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER, integer = false): number {
   return optionalNumber(name, value, min, max, integer) ?? fallback;
+}
+
+type RuntimeValues = { model?: string; runtime?: string; device?: string; threads?: string; concurrency?: string };
+
+/** The detector the RUNTIME_OPTIONS ask for, with the plugin's defaults (device `auto` as in its settings). */
+export function detectorFromOptions(values: RuntimeValues, onProgress: (message: string) => void): Promise<Detector> {
+  const runtime = values.runtime ?? 'onnx';
+  return Detector.create({
+    model: values.model ?? DEFAULT_MODEL_ID,
+    runtime,
+    device: deviceFor(runtime, values.device ?? 'auto'),
+    threads: numberOption('threads', values.threads, defaultThreads(), 0, 64, true),
+    concurrency: numberOption('concurrency', values.concurrency, defaultConcurrency(), 1, 16, true),
+    store: { onProgress },
+  });
 }
 
 /** Runs a command's main, printing errors as one clear line and exiting non-zero. */

@@ -7,13 +7,11 @@
  * never waits for inference, so a camera the model cannot keep up with drops frames (counted).
  */
 import { CameraAnalysis, type CameraFrameResult } from '../engine/camera-analysis';
-import { Detector, type DetectOptions } from '../engine/detector';
+import type { DetectOptions } from '../engine/detector';
 import type { DroppedFrame } from '../engine/job';
 import { DetectionScheduler } from '../engine/scheduler';
 import { probeVideo, readVideoFrames, type VideoFrame } from '../engine/tools/video-frames';
-import { DEFAULT_MODEL_ID } from '../models/catalog';
-import { defaultConcurrency, defaultThreads } from '../plugin/settings';
-import { numberOption, UsageError } from './args';
+import { detectorFromOptions, numberOption, UsageError } from './args';
 
 export interface VideoOptions {
   video?: string;
@@ -119,14 +117,7 @@ export async function runVideo(values: VideoOptions): Promise<number> {
     iou: numberOption('iou', values.iou, 0.45, 0, 1),
     maxDetections: 100,
   };
-  const detector = await Detector.create({
-    model: values.model ?? DEFAULT_MODEL_ID,
-    runtime: values.runtime ?? 'onnx',
-    device: values.device ?? (values.runtime === 'openvino' ? 'AUTO' : 'cpu'),
-    threads: numberOption('threads', values.threads, defaultThreads(), 0, 64),
-    concurrency: numberOption('concurrency', values.concurrency, defaultConcurrency(), 1, 16),
-    store: { onProgress: (m: string) => console.error(m) },
-  });
+  const detector = await detectorFromOptions(values, (m) => console.error(m));
   const scheduler = new DetectionScheduler({ detectOptions }, detector);
   const total = info.frames ?? 0;
   const clipMs = total ? (total * 1000) / info.fps : 0;

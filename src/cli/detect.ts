@@ -1,11 +1,11 @@
 import fs from 'fs';
 import path from 'path';
-import { Detector, type DetectionResult } from '../engine/detector';
+import type { DetectionResult } from '../engine/detector';
 import { DetectionScheduler } from '../engine/scheduler';
 import { DEFAULT_MODEL_ID } from '../models/catalog';
 import type { ImageSource } from '../models/preprocess';
 import { defaultConcurrency, defaultThreads } from '../plugin/settings';
-import { numberOption, parseCommandLine, runMain, RUNTIME_OPTIONS, UsageError } from './args';
+import { detectorFromOptions, numberOption, parseCommandLine, runMain, RUNTIME_OPTIONS, UsageError } from './args';
 import { runVideo } from './detect-video';
 
 const USAGE = `usage: npm run detect -- [options] FILE...
@@ -82,15 +82,7 @@ async function main(): Promise<number> {
     maxDetections: 100,
     classes: values.classes ? values.classes.split(',').map((c) => c.trim()).filter(Boolean) : undefined,
   };
-  const progress = (message: string) => console.error(message);
-  const detector = await Detector.create({
-    model: values.model ?? DEFAULT_MODEL_ID,
-    runtime: values.runtime,
-    device: values.device ?? (values.runtime === 'openvino' ? 'AUTO' : 'cpu'),
-    threads: numberOption('threads', values.threads, defaultThreads(), 0, 64),
-    concurrency: numberOption('concurrency', values.concurrency, defaultConcurrency(), 1, 16),
-    store: { onProgress: progress },
-  });
+  const detector = await detectorFromOptions(values, (message) => console.error(message));
   // Files are API requests: answered in order through the same scheduler cameras use.
   const scheduler = new DetectionScheduler({ requestQueueLimit: Math.max(32, positionals.length) }, detector);
   let failures = 0;

@@ -10,7 +10,7 @@
  */
 import path from 'path';
 import { parseArgs } from 'util';
-import { numberOption, optionalNumber, UsageError } from './args';
+import { numberOption, optionalNumber, RUNTIME_OPTIONS, UsageError } from './args';
 import { CocoDatasetError } from '../eval/coco-dataset';
 import { DEFAULT_RESULTS_DIR, saveReport } from '../eval/results';
 import { DEFAULT_EVAL, EvalError, runEvaluation, type EvalConfig, type EvalReport } from '../eval/run-eval';
@@ -40,24 +40,18 @@ function parse(argv: string[]): { config: EvalConfig; json: boolean; save: boole
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...RUNTIME_OPTIONS,
       coco: { type: 'string' },
       annotations: { type: 'string' },
-      model: { type: 'string' },
-      runtime: { type: 'string' },
-      device: { type: 'string' },
       'input-size': { type: 'string' },
       confidence: { type: 'string' },
       threshold: { type: 'string' },
       iou: { type: 'string' },
       'max-detections': { type: 'string' },
       limit: { type: 'string' },
-      threads: { type: 'string' },
-      concurrency: { type: 'string' },
       out: { type: 'string' },
       detections: { type: 'string' },
       'no-save': { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
