@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from .reader import open_reader
 from .server import Pool
 
 
@@ -24,10 +25,7 @@ class _FdWriter:
 
 
 async def _main(protocol_fd: int) -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 20)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", buffering=0))
-    pool = Pool(reader, _FdWriter(protocol_fd))
+    pool = Pool(await open_reader(0), _FdWriter(protocol_fd))
     try:
         await pool.serve()
     finally:

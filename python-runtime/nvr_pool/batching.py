@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .backends import Backend
+from .backends import Backend, Outputs
+
+#: A frame's decoder: (the call's outputs, the frame's batch index) -> (its result, decode ms).
+#: It runs where the backend hands out the outputs, so the outputs are never copied.
+Decode = Callable[[Outputs, int], tuple[Any, float]]
 
 
 @dataclass(frozen=True)
 class CallOutput:
-    """One frame's share of a model call: the call's outputs and the frame's batch index in them."""
+    """One frame's share of a model call: what its decoder returned, and the call's timings."""
 
-    outputs: Mapping[str, np.ndarray]
-    index: int
+    result: Any
+    decode_ms: float
     queue_ms: float
     predict_ms: float
     batch_size: int
@@ -26,8 +31,25 @@ class CallOutput:
 @dataclass
 class _Waiting:
     tensor: np.ndarray
+    decode: Decode
     accepted: float
     future: asyncio.Future[CallOutput]
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
+def _decode_all(chunk: list[_Waiting], outputs: Outputs) -> list[tuple[Any, float] | _Failed]:
+    """Every frame of a chunk decoded; a frame whose decoder fails fails alone."""
+    results: list[tuple[Any, float] | _Failed] = []
+    for index, item in enumerate(chunk):
+        try:
+            results.append(item.decode(outputs, index))
+        except Exception as err:  # noqa: BLE001 - handed to that frame's future
+            results.append(_Failed(err))
+    return results
 
 
 class Batcher:
@@ -44,9 +66,9 @@ class Batcher:
         #: How many model calls had each batch size (reported by the status command).
         self.histogram: dict[int, int] = {}
 
-    def submit(self, tensors: list[np.ndarray], accepted: float) -> list[asyncio.Future[CallOutput]]:
+    def submit(self, frames: list[tuple[np.ndarray, Decode]], accepted: float) -> list[asyncio.Future[CallOutput]]:
         loop = asyncio.get_running_loop()
-        waiting = [_Waiting(t, accepted, loop.create_future()) for t in tensors]
+        waiting = [_Waiting(tensor, decode, accepted, loop.create_future()) for tensor, decode in frames]
         if self.mode == "window":
             self._add_to_window(waiting)
         elif self.mode == "list":
@@ -93,16 +115,21 @@ class Batcher:
                 if not item.future.done():
                     item.future.set_exception(err)
             return
-        predict_ms = (time.perf_counter() - start) * 1000.0
-        for chunk, out in zip(chunks, outputs):
-            for index, item in enumerate(chunk):
-                if not item.future.done():
+        call_ms = (time.perf_counter() - start) * 1000.0
+        for chunk, decoded in zip(chunks, outputs):
+            predict_ms = call_ms - sum(d[1] for d in decoded if not isinstance(d, _Failed))
+            for item, frame in zip(chunk, decoded):
+                if item.future.done():
+                    continue
+                if isinstance(frame, _Failed):
+                    item.future.set_exception(frame.error)
+                else:
                     queue_ms = (start - item.accepted) * 1000.0
-                    item.future.set_result(CallOutput(out, index, queue_ms, predict_ms, size))
+                    item.future.set_result(CallOutput(frame[0], frame[1], queue_ms, predict_ms, size))
 
-    async def _run_chunk(self, chunk: list[_Waiting]) -> Mapping[str, np.ndarray]:
+    async def _run_chunk(self, chunk: list[_Waiting]) -> list[tuple[Any, float] | _Failed]:
         tensor = chunk[0].tensor[None] if len(chunk) == 1 else np.stack([c.tensor for c in chunk])
-        return await self.backend.run(tensor)
+        return await self.backend.run(tensor, lambda outputs: _decode_all(chunk, outputs))
 
     async def drain(self) -> None:
         """Flushes a waiting window and waits for every started call."""

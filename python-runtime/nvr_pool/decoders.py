@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from .config import ModelSpec
-from .nms import Detection, non_max_suppression
+from .nms import Candidates, Detection, non_max_suppression
 
 Outputs = Mapping[str, np.ndarray]
 
@@ -40,11 +40,8 @@ def _expect(spec: ModelSpec, name: str, tensor: np.ndarray, expected: Sequence[i
         )
 
 
-def _candidates(class_ids: np.ndarray, scores: np.ndarray, boxes: np.ndarray) -> list[Detection]:
-    return [
-        Detection(int(c), float(s), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
-        for c, s, b in zip(class_ids, scores, boxes)
-    ]
+def _candidates(class_ids: np.ndarray, scores: np.ndarray, boxes: np.ndarray) -> Candidates:
+    return Candidates(class_ids, scores, boxes.reshape(-1, 4))
 
 
 def _cxcywh(cx: np.ndarray, cy: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -72,7 +69,7 @@ def _grid(width: int, height: int, strides: tuple[int, ...]) -> np.ndarray:
     return np.concatenate(cells).astype(np.float64)
 
 
-def decode_yolox(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) -> list[Detection]:
+def decode_yolox(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) -> Candidates:
     grid = _grid(spec.input.width, spec.input.height, spec.decoder.strides)
     nc = len(spec.labels)
     tensor = _require(spec, outputs, spec.output)
@@ -86,7 +83,7 @@ def decode_yolox(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) -
     return _candidates(best, score, boxes)
 
 
-def decode_yolov5(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) -> list[Detection]:
+def decode_yolov5(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) -> Candidates:
     nc = len(spec.labels)
     tensor = _require(spec, outputs, spec.output)
     _expect(spec, spec.output, tensor, [-1, -1, 5 + nc], b)
@@ -99,7 +96,7 @@ def decode_yolov5(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) 
     return _candidates(best, score, boxes)
 
 
-def decode_yolov8(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) -> list[Detection]:
+def decode_yolov8(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) -> Candidates:
     nc = len(spec.labels)
     tensor = _require(spec, outputs, spec.output)
     _expect(spec, spec.output, tensor, [-1, 4 + nc, -1], b)
@@ -112,7 +109,7 @@ def decode_yolov8(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) 
     return _candidates(best[idx], score[idx], _cxcywh(r[0], r[1], r[2], r[3]))
 
 
-def decode_nms_free(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) -> list[Detection]:
+def decode_nms_free(spec: ModelSpec, outputs: Outputs, b: int, confidence: float) -> Candidates:
     decoder = spec.decoder
     nc = len(spec.labels)
     sx = spec.input.width if decoder.normalized else 1
@@ -152,7 +149,7 @@ def decode_nms_free(spec: ModelSpec, outputs: Outputs, b: int, confidence: float
     return _candidates(class_ids[idx], score[idx], to_boxes(rows[idx, :4]))
 
 
-DECODERS: dict[str, Callable[[ModelSpec, Outputs, int, float], list[Detection]]] = {
+DECODERS: dict[str, Callable[[ModelSpec, Outputs, int, float], Candidates]] = {
     "yolox": decode_yolox,
     "yolov5": decode_yolov5,
     "yolov8": decode_yolov8,
@@ -166,5 +163,5 @@ def decode(
     """Final detections of image `batch_index` in model-input pixels (candidates, then NMS)."""
     candidates = DECODERS[spec.decoder.kind](spec, outputs, batch_index, confidence)
     if spec.decoder.kind == "nms-free":
-        return sorted(candidates, key=lambda d: -d.score)[:max_detections]
+        return candidates.detections(candidates.by_score()[:max_detections])
     return non_max_suppression(candidates, iou, max_detections)

@@ -1,8 +1,11 @@
-"""Per-class greedy NMS, the same algorithm as src/models/nms.ts (pinned by test/golden/decoders)."""
+"""Per-class greedy NMS, the same algorithm as src/models/nms.ts (pinned by test/golden/decoders),
+over numpy arrays: each kept box suppresses the rest of its class in one vectorised step."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 Box = tuple[float, float, float, float]
 
@@ -14,27 +17,43 @@ class Detection:
     box: Box
 
 
-def iou(a: Box, b: Box) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
+@dataclass(frozen=True)
+class Candidates:
+    """A decoder's boxes before NMS: class ids [n], float64 scores [n], float64 x1 y1 x2 y2 [n, 4]."""
+
+    class_ids: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+
+    def detections(self, order: np.ndarray) -> list[Detection]:
+        return [
+            Detection(int(c), float(s), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
+            for c, s, b in zip(self.class_ids[order], self.scores[order], self.boxes[order])
+        ]
+
+    def by_score(self) -> np.ndarray:
+        """Indices from the highest score down; equal scores keep their order (a stable sort)."""
+        return np.argsort(-self.scores, kind="stable")
+
+
+def ious(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of `box` with each row of `boxes`, in the same float64 operations as nms.ts's iou(box, other)."""
+    iw = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
+    ih = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
     inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
+    overlapping = (iw > 0) & (ih > 0) & (union > 0)
+    return np.divide(inter, union, out=np.zeros_like(inter), where=overlapping)
 
 
-def non_max_suppression(candidates: list[Detection], iou_threshold: float, max_detections: int) -> list[Detection]:
+def non_max_suppression(candidates: Candidates, iou_threshold: float, max_detections: int) -> list[Detection]:
     """A box suppresses only lower-scored boxes of its own class; result sorted by score (stable)."""
-    ordered = sorted(candidates, key=lambda d: -d.score)
-    kept_by_class: dict[int, list[Detection]] = {}
-    kept: list[Detection] = []
-    for candidate in ordered:
-        if len(kept) >= max_detections:
-            break
-        same_class = kept_by_class.setdefault(candidate.class_id, [])
-        if any(iou(k.box, candidate.box) > iou_threshold for k in same_class):
-            continue
-        same_class.append(candidate)
-        kept.append(candidate)
-    return kept
+    alive = candidates.by_score()
+    kept: list[int] = []
+    while alive.size and len(kept) < max_detections:
+        best, rest = alive[0], alive[1:]
+        kept.append(int(best))
+        same_class = candidates.class_ids[rest] == candidates.class_ids[best]
+        overlap = ious(candidates.boxes[best], candidates.boxes[rest]) > iou_threshold
+        alive = rest[~(same_class & overlap)]
+    return candidates.detections(np.array(kept, dtype=np.int64))

@@ -1,7 +1,7 @@
 """The pool's main loop: reads frames in order, answers each request when it is done.
 
 Reading never waits for inference: parsing is cheap and synchronous, the work of a request runs
-in its own task (prepare threads -> batcher -> predict workers -> prepare threads), and answers
+in its own task (preparation -> batcher -> runtime, which decodes where its outputs lie), and answers
 go out in whatever order requests finish (responses carry the request id).
 """
 
@@ -16,16 +16,17 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, Union
 
 import numpy as np
 
 from . import PROTOCOL_VERSION
-from .backends import Backend, BackendFactory, ModelLoadError, RuntimeUnavailableError, create_factory
+from .backends import Backend, BackendFactory, ModelLoadError, Outputs, RuntimeUnavailableError, create_factory
 from .batching import Batcher, CallOutput
-from .config import ModelEntry, PoolConfig, parse_config, parse_model_entry
+from .config import InputSpec, ModelEntry, ModelSpec, PoolConfig, parse_config, parse_model_entry
 from .decoders import decode
-from .preprocess import Prepared, prepare
+from .preprocess import Placement, Prepared, prepare, prepare_pixels
 from .protocol import (
     DEFAULT_MAX_FRAME,
     DecodePrefix,
@@ -42,6 +43,7 @@ from .protocol import (
     parse_infer_jpeg,
     parse_infer_raw,
 )
+from .reader import FrameReader
 
 log = logging.getLogger("nvr_pool")
 _U32 = struct.Struct("<I")
@@ -87,7 +89,7 @@ def _ms(start: float) -> float:
 
 
 class Pool:
-    def __init__(self, reader: asyncio.StreamReader, writer: Writer) -> None:
+    def __init__(self, reader: FrameReader, writer: Writer) -> None:
         self.reader = reader
         self.writer = writer
         self.started = time.perf_counter()
@@ -244,18 +246,20 @@ class Pool:
         loop = asyncio.get_running_loop()
         spec = model.entry.spec
         try:
-            prepared = await asyncio.gather(
-                *(
-                    loop.run_in_executor(self.prepare_pool, _timed_prepare, image, spec.input, i, len(images))
-                    for i, image in enumerate(images)
+            make = prepare_pixels if model.backend.takes_pixels else prepare
+            if make is prepare_pixels and all(isinstance(image, RawImage) for image in images):
+                # Placing raw pixels is one uint8 copy at most: cheaper than two thread hops.
+                prepared = [_timed_prepare(make, image, spec.input, i, len(images)) for i, image in enumerate(images)]
+            else:
+                prepared = await asyncio.gather(
+                    *(
+                        loop.run_in_executor(self.prepare_pool, _timed_prepare, make, image, spec.input, i, len(images))
+                        for i, image in enumerate(images)
+                    )
                 )
-            )
-            futures = model.batcher.submit([p[0].tensor for p in prepared], accepted)
-            calls = await asyncio.gather(*futures)
-            # Decoding is a fraction of a millisecond of numpy: on the loop it costs less than the
-            # two thread hops (and GIL hand-overs) a pool would add to every request.
-            results = _postprocess(model, prefix, [p[0] for p in prepared], [p[1] for p in prepared], calls)
-            self.send_ok(req_id, {"results": results})
+            frames = [(p.tensor, partial(_decode_frame, spec, prefix, p.placement)) for p, _ in prepared]
+            calls = await asyncio.gather(*model.batcher.submit(frames, accepted))
+            self.send_ok(req_id, {"results": [_result(call, prep_ms) for (_, prep_ms), call in zip(prepared, calls)]})
         except ProtocolError as err:
             self.send_error(req_id, err.code, err.message)
         except Exception as err:
@@ -418,10 +422,12 @@ class Pool:
                 pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _timed_prepare(image: Image, spec_input: Any, index: int, count: int) -> tuple[Prepared, float]:
+def _timed_prepare(
+    make: Callable[[Image, InputSpec], Prepared], image: Image, spec_input: InputSpec, index: int, count: int
+) -> tuple[Prepared, float]:
     start = time.perf_counter()
     try:
-        prepared = prepare(image, spec_input)
+        prepared = make(image, spec_input)
     except ProtocolError as err:
         if count > 1:
             raise ProtocolError(err.code, f"item {index}: {err.message}") from None
@@ -429,35 +435,29 @@ def _timed_prepare(image: Image, spec_input: Any, index: int, count: int) -> tup
     return prepared, _ms(start)
 
 
-def _postprocess(
-    model: LoadedModel,
-    prefix: DecodePrefix,
-    prepared: list[Prepared],
-    prepare_ms: list[float],
-    calls: list[CallOutput],
-) -> list[dict[str, Any]]:
-    spec = model.entry.spec
-    results = []
-    for frame, prep_ms, call in zip(prepared, prepare_ms, calls):
-        start = time.perf_counter()
-        detections = decode(spec, call.outputs, call.index, prefix.confidence, prefix.iou, prefix.max_detections)
-        rows = []
-        for d in detections:
-            x1, y1, x2, y2 = frame.placement.to_source(d.box)
-            rows.append([d.class_id, round(d.score, 5), round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2)])
-        results.append(
-            {
-                "detections": rows,
-                "timings": {
-                    "queueMs": round(max(0.0, call.queue_ms), 3),
-                    "preprocessMs": round(prep_ms, 3),
-                    "predictMs": round(call.predict_ms, 3),
-                    "postprocessMs": round(_ms(start), 3),
-                    "batchSize": call.batch_size,
-                },
-            }
-        )
-    return results
+def _decode_frame(
+    spec: ModelSpec, prefix: DecodePrefix, placement: Placement, outputs: Outputs, index: int
+) -> tuple[list[list[float]], float]:
+    """One frame's detections as [class, score, x1, y1, x2, y2] rows in its source pixels."""
+    start = time.perf_counter()
+    rows = []
+    for d in decode(spec, outputs, index, prefix.confidence, prefix.iou, prefix.max_detections):
+        x1, y1, x2, y2 = placement.to_source(d.box)
+        rows.append([d.class_id, round(d.score, 5), round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2)])
+    return rows, _ms(start)
+
+
+def _result(call: CallOutput, prepare_ms: float) -> dict[str, Any]:
+    return {
+        "detections": call.result,
+        "timings": {
+            "queueMs": round(max(0.0, call.queue_ms), 3),
+            "preprocessMs": round(prepare_ms, 3),
+            "predictMs": round(call.predict_ms, 3),
+            "postprocessMs": round(call.decode_ms, 3),
+            "batchSize": call.batch_size,
+        },
+    }
 
 
 __all__ = ["Pool", "np"]

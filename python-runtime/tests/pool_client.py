@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -37,17 +39,33 @@ def model(name: str, path: Path | None = None) -> dict[str, Any]:
 
 
 class PoolProcess:
-    def __init__(self) -> None:
+    """The pool over a pipe on stdin, or over a socket as Node's child_process gives it."""
+
+    def __init__(self, transport: str = "pipe") -> None:
         env = dict(os.environ, PYTHONPATH=str(RUNTIME_DIR), NVR_POOL_LOG="WARNING")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nvr_pool"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-        )
+        self.sock: socket.socket | None = None
+        stdin: Any = subprocess.PIPE
+        if transport == "socket":
+            self.sock, stdin = socket.socketpair()
+        self.proc = subprocess.Popen([sys.executable, "-m", "nvr_pool"], stdin=stdin, stdout=subprocess.PIPE, env=env)
+        if self.sock is not None:
+            stdin.close()
         self.next_id = 1
 
     def send_raw(self, data: bytes) -> None:
+        if self.sock is not None:
+            self.sock.sendall(data)
+            return
         assert self.proc.stdin is not None
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
+
+    def end_input(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):  # already shut, or the pool is gone
+                self.sock.shutdown(socket.SHUT_WR)
+        elif self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
 
     def send(self, msg_type: int, payload: bytes, req_id: int | None = None) -> int:
         if req_id is None:
@@ -91,13 +109,14 @@ class PoolProcess:
         return value
 
     def close(self) -> int:
-        if self.proc.stdin and not self.proc.stdin.closed:
-            self.proc.stdin.close()
+        self.end_input()
         try:
             return self.proc.wait(timeout=20)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
+            if self.sock is not None:
+                self.sock.close()
 
 
 def prefix(model_idx: int = 0, confidence: float = 0.3, iou: float = 0.45, max_det: int = 100) -> bytes:

@@ -11,7 +11,7 @@ from pool_client import GOLDEN
 
 from nvr_pool.config import parse_spec
 from nvr_pool.decoders import OutputLayoutError, decode
-from nvr_pool.nms import Detection, iou, non_max_suppression
+from nvr_pool.nms import Candidates, Detection, ious, non_max_suppression
 
 MANIFEST = json.loads((GOLDEN / "decoders" / "manifest.json").read_text())
 
@@ -45,10 +45,33 @@ def test_wrong_output_shape_is_a_clear_error() -> None:
         decode(parse_spec(vector["spec"]), {"output": np.zeros((1, 10, 85), np.float32)}, 0, 0.3, 0.45, 100)
 
 
+def candidates(*detections: Detection) -> Candidates:
+    return Candidates(
+        np.array([d.class_id for d in detections]),
+        np.array([d.score for d in detections]),
+        np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4),
+    )
+
+
 def test_nms_is_per_class_and_capped() -> None:
     a = Detection(0, 0.9, (0, 0, 10, 10))
     b = Detection(0, 0.8, (1, 1, 10, 10))  # same class, overlaps a: suppressed
     c = Detection(1, 0.7, (1, 1, 10, 10))  # other class: kept
-    assert non_max_suppression([b, c, a], 0.45, 10) == [a, c]
-    assert non_max_suppression([b, c, a], 0.45, 1) == [a]
-    assert iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    d = Detection(0, 0.7, (20, 20, 30, 30))  # same class, apart from a: kept
+    assert non_max_suppression(candidates(b, c, a, d), 0.45, 10) == [a, c, d]
+    assert non_max_suppression(candidates(b, c, a, d), 0.45, 1) == [a]
+    assert non_max_suppression(candidates(), 0.45, 10) == []
+
+
+def test_nms_keeps_equal_scores_in_their_order_and_suppresses_only_above_the_threshold() -> None:
+    first = Detection(3, 0.5, (0, 0, 10, 10))
+    touching = Detection(3, 0.5, (10, 0, 20, 10))  # shares an edge: IoU 0
+    half = Detection(3, 0.5, (0, 0, 10, 5))  # IoU exactly 0.5 with `first`: not above 0.5
+    assert non_max_suppression(candidates(first, touching, half), 0.5, 10) == [first, touching, half]
+    assert non_max_suppression(candidates(first, touching, half), 0.45, 10) == [first, touching]
+
+
+def test_ious_match_the_scalar_formula() -> None:
+    box = np.array([0.0, 0.0, 10.0, 10.0])
+    others = np.array([[20, 20, 30, 30], [5, 5, 15, 15], [0, 0, 10, 10], [3, 3, 3, 9]], dtype=np.float64)
+    assert ious(box, others).tolist() == [0.0, 25 / 175, 1.0, 0.0]

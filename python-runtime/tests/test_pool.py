@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pool_client import MEDIA, MODELS, PoolProcess, batch_payload, model, prefix, raw_payload
 
-from nvr_pool.protocol import PLACE_AUTO, MsgType, encode_raw_header
+from nvr_pool.protocol import PLACE_AUTO, MsgType, encode_raw_header, encode_request
 
 pytest.importorskip("openvino")
 if not (MODELS / "yolox_nano.onnx").exists():
@@ -41,9 +41,12 @@ def classes(result: dict) -> set[int]:
     return {d[0] for d in result["detections"]}
 
 
-@pytest.fixture(scope="module")
-def pool() -> Iterator[PoolProcess]:
-    p = PoolProcess()
+TRANSPORTS = ["pipe", "socket"]  # socket: what Node's child_process gives the pool
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def pool(request: pytest.FixtureRequest) -> Iterator[PoolProcess]:
+    p = PoolProcess(request.param)
     ready = p.configure(
         "openvino",
         models=[model("yolox_nano"), {"spec": model("yolox_nano")["spec"], "path": "/nonexistent/model.onnx"}],
@@ -108,6 +111,43 @@ def test_cache_frame_and_infer_cached(pool: PoolProcess) -> None:
     assert status == 0 and len(value["results"]) == 2 and COCO_DOG in classes(value["results"][1])
     status, value = pool.call(MsgType.INFER_CACHED, prefix() + bytes([1]) + struct.pack("<I", 999))
     assert status == 1 and value["code"] == "unknown_frame"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_burst_behind_configure_is_read_frame_by_frame(transport: str) -> None:
+    """Frames written while the pool compiles its model fill the socket reader's read-ahead, which
+    pauses reading, and are then read frame by frame (after the partly read read-ahead is moved to
+    the front); large frames go around the read-ahead."""
+    p = PoolProcess(transport)
+    try:
+        configure = {"cmd": "configure", "protocol": 1, "runtime": "onnx-python", "device": "cpu"}
+        configure["models"] = [model("yolox_nano")]
+        early = encode_request(2, MsgType.COMMAND, json.dumps({"cmd": "status"}).encode())
+        burst = [early, encode_request(1, MsgType.COMMAND, json.dumps(configure).encode())]
+        pixels, w, h = dog_placed()
+        tiny = bytes(range(48)) * 16  # a 16x16 RGB frame: 768 bytes in, a 40-byte answer out
+        ids = []
+        for i in range(240):  # ~190 KB of small frames: three times the read-ahead
+            req_id = 9000 + i
+            ids.append(req_id)
+            if i % 80 == 40:
+                burst.append(encode_request(req_id, MsgType.INFER_RAW, raw_payload(pixels, w, h, 0, 0, 52)))
+            else:
+                cache = struct.pack("<I", 100 + i) + encode_raw_header(16, 16, 0, 0, 0) + tiny
+                burst.append(encode_request(req_id, MsgType.CACHE_FRAME, cache))
+        p.send_raw(b"".join(burst))
+        assert p.recv()[:2] == (2, 1)  # not configured yet: read, then the read-ahead fills behind it
+        assert p.recv()[:2] == (1, 0)
+        answers = {}
+        for _ in ids:
+            req_id, status, value = p.recv()
+            assert status == 0, value
+            answers[req_id] = value
+        assert sorted(answers) == ids
+        assert answers[9001] == {"cached": 101, "bytes": 768}
+        assert all(COCO_DOG in classes(answers[i]["results"][0]) for i in (9040, 9120, 9200))
+    finally:
+        assert p.close() == 0
 
 
 def test_commands_status_load_replace_unload(pool: PoolProcess) -> None:
@@ -202,8 +242,9 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def test_4gb_length_is_refused_at_once_without_allocating() -> None:
-    p = PoolProcess()
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_4gb_length_is_refused_at_once_without_allocating(transport: str) -> None:
+    p = PoolProcess(transport)
     try:
         p.configure("onnx-python", models=[])
         before = rss_kib(p.proc.pid)
@@ -217,8 +258,9 @@ def test_4gb_length_is_refused_at_once_without_allocating() -> None:
         assert p.close() == 0  # end of input inside the discarded body: a clean exit
 
 
-def test_oversized_frame_is_skipped_and_pool_keeps_serving() -> None:
-    p = PoolProcess()
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_oversized_frame_is_skipped_and_pool_keeps_serving(transport: str) -> None:
+    p = PoolProcess(transport)
     try:
         p.configure("onnx-python", maxFrameBytes=65536)
         big = 200_000
@@ -252,12 +294,12 @@ def test_before_configure_and_bad_configure() -> None:
         p.close()
 
 
-def test_truncated_frame_at_end_of_input_is_answered() -> None:
-    p = PoolProcess()
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_truncated_frame_at_end_of_input_is_answered(transport: str) -> None:
+    p = PoolProcess(transport)
     p.configure("onnx-python", models=[])
     p.send_raw(struct.pack("<IIB", 1000, 700, 0x01) + b"abc")
-    assert p.proc.stdin is not None
-    p.proc.stdin.close()
+    p.end_input()
     got_id, status, value = p.recv()
     assert (got_id, status, value["code"]) == (700, 1, "truncated_frame")
     assert p.proc.wait(timeout=10) == 0

@@ -44,6 +44,10 @@ const hex = (s: string) => Buffer.from(s, 'hex');
 const toImage = (d: ImageDesc): RawImage => ({ width: d.width, height: d.height, format: d.format, x: d.x, y: d.y, data: hex(d.pixelsHex ?? d.dataHex ?? '') });
 
 function encodeVector(v: Vector): Buffer {
+  return Buffer.concat(encodeChunks(v));
+}
+
+function encodeChunks(v: Vector): Uint8Array[] {
   switch (v.msgType) {
     case MsgType.Command: return encodeRequest(v.reqId, MsgType.Command, commandParts(v.command!));
     case MsgType.InferJpeg: return encodeRequest(v.reqId, MsgType.InferJpeg, inferJpegParts(v.prefix!, hex(v.jpegHex!)));
@@ -101,6 +105,17 @@ describe('protocol golden vectors (TypeScript codec)', () => {
     const reader = new ResponseReader();
     const fault = manifest.vectors.find((v) => v.file === 'fault-4gb-length.bin')!;
     expect(() => reader.push(bytes(fault))).toThrow(FrameError);
+  });
+
+  it('writes a frame\'s pixels as their own chunk, uncopied, with the small parts packed in front', () => {
+    const prefix = { modelIdx: 0, confidence: 0.5, iou: 0.5, maxDetections: 10 };
+    const image: RawImage = { width: 416, height: 312, format: 0, x: 0, y: 52, data: new Uint8Array(416 * 312 * 3) };
+    const chunks = encodeRequest(7, MsgType.InferRaw, inferRawParts(prefix, image));
+    expect(chunks).toHaveLength(2);
+    expect(chunks[0]!.byteLength).toBe(9 + 11 + 13);
+    expect(chunks[1]).toBe(image.data);
+    const small = encodeRequest(8, MsgType.InferRaw, inferRawParts(prefix, { ...image, width: 4, height: 4, y: 0, data: new Uint8Array(48) }));
+    expect(small).toHaveLength(1);
   });
 
   it('refuses to encode a frame above the max frame size, and pixel sizes that do not match', () => {

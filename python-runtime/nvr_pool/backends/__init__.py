@@ -1,18 +1,24 @@
 """Backends: one short module each, registered by runtime name. The pool around them never changes.
 
-A backend loads one model and runs `[N, ...]` input tensors, returning every output by name.
+A backend loads one model and runs `[N, ...]` input tensors, handing every output by name to the
+caller's `consume` while the outputs are valid.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
+from typing import TypeVar
 
 import numpy as np
 
 from ..config import ModelEntry, PoolConfig
+
+Outputs = Mapping[str, np.ndarray]
+T = TypeVar("T")
 
 
 class RuntimeUnavailableError(Exception):
@@ -28,13 +34,33 @@ class Backend(ABC):
     max_batch: int = 1
     #: The device the model actually runs on, as the runtime names it.
     device: str = ""
+    #: True when the compiled model takes [N, H, W, 3] uint8 pixels in the model's channel order and
+    #: converts type, layout and scale itself (inside the runtime, off the Python side's GIL).
+    takes_pixels: bool = False
 
     @abstractmethod
-    async def run(self, tensor: np.ndarray) -> Mapping[str, np.ndarray]:
-        """Runs one [N, ...] input (N <= max_batch) and returns every output, batch axis first."""
+    async def run(self, tensor: np.ndarray, consume: Callable[[Outputs], T]) -> T:
+        """Runs one [N, ...] input (N <= max_batch) and returns `consume(outputs)`, every output
+        batch axis first. `consume` runs off the event loop while the outputs are valid: they may
+        be the runtime's own buffers, reused as soon as it returns, so nothing is copied.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Releases the compiled model (best effort)."""
+
+
+class ThreadedBackend(Backend):
+    """A runtime whose inference call blocks (releasing the GIL): it runs on the predict threads."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    @abstractmethod
+    def infer(self, tensor: np.ndarray) -> Outputs:
+        """One blocking inference call."""
+
+    async def run(self, tensor: np.ndarray, consume: Callable[[Outputs], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: consume(self.infer(tensor)))
 
 
 class BackendFactory(ABC):

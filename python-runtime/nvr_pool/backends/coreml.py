@@ -8,16 +8,14 @@ macOS raises RuntimeUnavailableError("CoreML needs macOS"), which the pool answe
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
 
 from ..config import ModelEntry, PoolConfig
-from . import Backend, BackendFactory, ModelLoadError, RuntimeUnavailableError
+from . import Backend, BackendFactory, ModelLoadError, Outputs, RuntimeUnavailableError, ThreadedBackend
 
 COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")
 
@@ -59,20 +57,17 @@ def import_coremltools(platform: str = sys.platform) -> Any:
     return coremltools  # pragma: no cover
 
 
-class CoreMlBackend(Backend):  # pragma: no cover - macOS only
+class CoreMlBackend(ThreadedBackend):  # pragma: no cover - macOS only
     def __init__(self, model: Any, input_name: str, executor: Executor, device: str) -> None:
+        super().__init__(executor)
         self.model = model
         self.input_name = input_name
-        self.executor = executor
         self.device = device
         self.max_batch = 1
 
-    def _run(self, tensor: np.ndarray) -> Mapping[str, np.ndarray]:
+    def infer(self, tensor: np.ndarray) -> Outputs:
         out = self.model.predict({self.input_name: tensor})
         return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
-
-    async def run(self, tensor: np.ndarray) -> Mapping[str, np.ndarray]:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self._run, tensor)
 
 
 class Factory(BackendFactory):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
 from concurrent.futures import Executor
 
 import numpy as np
 
 from ..config import ModelEntry, PoolConfig
-from . import Backend, BackendFactory, ModelLoadError, RuntimeUnavailableError
+from . import Backend, BackendFactory, ModelLoadError, Outputs, RuntimeUnavailableError, ThreadedBackend
 
 try:
     import onnxruntime as ort
@@ -41,21 +39,18 @@ def providers_for(device: str, available: list[str]) -> list[str]:
     return PROVIDERS[key]
 
 
-class OnnxBackend(Backend):
+class OnnxBackend(ThreadedBackend):
     def __init__(self, session: ort.InferenceSession, max_batch: int, executor: Executor) -> None:
+        super().__init__(executor)
         self.session = session
         self.max_batch = max_batch
         self.device = session.get_providers()[0]
         self.input_name = session.get_inputs()[0].name
         self.output_names = [o.name for o in session.get_outputs()]
-        self.executor = executor
 
-    def _run(self, tensor: np.ndarray) -> Mapping[str, np.ndarray]:
+    def infer(self, tensor: np.ndarray) -> Outputs:
         values = self.session.run(self.output_names, {self.input_name: tensor})
         return dict(zip(self.output_names, values))
-
-    async def run(self, tensor: np.ndarray) -> Mapping[str, np.ndarray]:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self._run, tensor)
 
 
 class Factory(BackendFactory):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
 
-from ..config import ModelEntry, PoolConfig
-from . import Backend, BackendFactory, ModelLoadError, RuntimeUnavailableError
+from ..config import InputSpec, ModelEntry, PoolConfig
+from . import Backend, BackendFactory, ModelLoadError, Outputs, RuntimeUnavailableError, T
 from .openvino_options import openvino_properties
 
 try:
@@ -46,13 +46,35 @@ def try_dynamic_batch(model: Any, input_name: str) -> bool:
     return True
 
 
+def takes_pixels(spec_input: InputSpec) -> bool:
+    """Pixels can go in as uint8 when the letterbox padding is a uint8 value too."""
+    pad = spec_input.pad_value
+    return pad == int(pad) and 0 <= pad <= 255
+
+
+def pixel_input(model: Any, spec_input: InputSpec) -> Any:
+    """Puts the uint8 -> float conversion, the HWC -> CHW transpose and the scale inside the model,
+    where OpenVINO fuses them into its first layer's input: the pool then sends the frame's own
+    bytes instead of building a float tensor four times their size with numpy.
+    """
+    ppp = ov.preprocess.PrePostProcessor(model)
+    put = ppp.input(spec_input.name)
+    put.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+    put.model().set_layout(ov.Layout("NCHW" if spec_input.layout == "nchw" else "NHWC"))
+    steps = put.preprocess().convert_element_type(ov.Type.f32)
+    if spec_input.scale != 1.0:
+        steps.scale(1.0 / spec_input.scale)
+    return ppp.build()
+
+
 class OpenVinoBackend(Backend):
     """One compiled model with `concurrency` infer requests used through start_async."""
 
-    def __init__(self, compiled: Any, requests: int, max_batch: int, device: str) -> None:
+    def __init__(self, compiled: Any, requests: int, max_batch: int, device: str, pixels: bool) -> None:
         self.compiled = compiled
         self.max_batch = max_batch
         self.device = device
+        self.takes_pixels = pixels
         self.output_names = [o.get_any_name() for o in compiled.outputs]
         self.idle: asyncio.Queue[Any] | None = None
         self.request_count = requests
@@ -65,23 +87,25 @@ class OpenVinoBackend(Backend):
                 self.idle.put_nowait(self.compiled.create_infer_request())
         return self.idle
 
-    async def run(self, tensor: np.ndarray) -> Mapping[str, np.ndarray]:
+    async def run(self, tensor: np.ndarray, consume: Callable[[Outputs], T]) -> T:
         idle = self._idle()
         request = await idle.get()
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Mapping[str, np.ndarray]] = loop.create_future()
+        done: asyncio.Future[T] = loop.create_future()
 
         def finished(_userdata: Any) -> None:
-            # Runs on an OpenVINO thread: copy the outputs before the request is reused.
+            # On an OpenVINO thread, before the request can be reused: its output tensors are read
+            # in place, and only what `consume` returns leaves this function.
             try:
-                result = {name: np.array(request.get_output_tensor(i).data) for i, name in enumerate(self.output_names)}
-                loop.call_soon_threadsafe(_settle, done, result, None)
+                outputs = {name: request.get_output_tensor(i).data for i, name in enumerate(self.output_names)}
+                loop.call_soon_threadsafe(_settle, done, consume(outputs), None)
             except Exception as err:  # noqa: BLE001
                 loop.call_soon_threadsafe(_settle, done, None, err)
 
         try:
             request.set_callback(finished, None)
-            request.start_async({0: tensor})
+            # The request reads `tensor` itself (no copy); it stays referenced here until done.
+            request.start_async({0: tensor}, share_inputs=True)
             return await done
         finally:
             idle.put_nowait(request)
@@ -123,6 +147,9 @@ class Factory(BackendFactory):
         if batched and not try_dynamic_batch(model, entry.spec.input.name):
             model = self.core.read_model(entry.path)  # undo a reshape that did not carry the batch
             batched = False
+        pixels = takes_pixels(entry.spec.input)
+        if pixels:
+            model = pixel_input(model, entry.spec.input)
         properties = openvino_properties(self.device, self.config.threads, self.config.concurrency)
         try:
             compiled = self.core.compile_model(model, self.device, properties)
@@ -134,4 +161,4 @@ class Factory(BackendFactory):
         except Exception:  # noqa: BLE001 - not every plugin reports it
             device = self.device
         max_batch = self.config.batch.max_batch_size if batched else 1
-        return OpenVinoBackend(compiled, self.config.concurrency, max_batch, device)
+        return OpenVinoBackend(compiled, self.config.concurrency, max_batch, device, pixels)

@@ -52,7 +52,7 @@ export class PoolClient {
   request(type: MsgType, parts: Uint8Array[], timeoutMs: number): Promise<unknown> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const reqId = this.allocateId();
-    const frame = encodeRequest(reqId, type, parts, this.maxFrameBytes);
+    const chunks = encodeRequest(reqId, type, parts, this.maxFrameBytes);
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(reqId);
@@ -63,7 +63,11 @@ export class PoolClient {
       // A failed write (EPIPE) means the process is dying: its exit fails this request with the
       // real reason (signal, exit code, last stderr lines) a moment later; a pipe that breaks
       // without an exit is caught by the supervisor's hang watchdog.
-      this.input.write(frame, () => undefined);
+      // Corked, the chunks leave in one writev. The caller's pixels are written from where they
+      // lie: they are in the socket before the pool can answer, so before the caller reuses them.
+      this.input.cork();
+      for (const chunk of chunks) this.input.write(chunk, () => undefined);
+      this.input.uncork();
     });
   }
 

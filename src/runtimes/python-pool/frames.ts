@@ -62,23 +62,40 @@ export function channelsOf(format: PixelFormat): number {
   return format === PixelFormat.Gray ? 1 : 3;
 }
 
-/** One request frame: [u32 length][u32 reqId][u8 type][payload], length = 5 + payload. */
-export function encodeRequest(reqId: number, type: MsgType, parts: Uint8Array[], maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Buffer {
+/** Parts at least this large are written as they are; smaller ones are packed with the header. */
+const PASS_THROUGH_BYTES = 16 * 1024;
+
+/**
+ * One request frame, [u32 length][u32 reqId][u8 type][payload] with length = 5 + payload, as the
+ * chunks to write in order. Pixels and JPEGs go out as their own chunks, never copied into a
+ * frame-sized buffer: a 416x416 frame per request would be 0.5 MB of garbage every time.
+ */
+export function encodeRequest(reqId: number, type: MsgType, parts: Uint8Array[], maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array[] {
   const payloadBytes = parts.reduce((n, p) => n + p.byteLength, 0);
   const length = 5 + payloadBytes;
   if (length > maxFrameBytes) {
     throw new FrameError(`request of ${length} bytes exceeds the pool's max frame of ${maxFrameBytes} bytes`);
   }
-  const out = Buffer.allocUnsafe(4 + length);
-  out.writeUInt32LE(length, 0);
-  out.writeUInt32LE(reqId >>> 0, 4);
-  out.writeUInt8(type, 8);
-  let offset = 9;
+  const header = Buffer.allocUnsafe(9);
+  header.writeUInt32LE(length, 0);
+  header.writeUInt32LE(reqId >>> 0, 4);
+  header.writeUInt8(type, 8);
+  const chunks: Uint8Array[] = [];
+  let small: Uint8Array[] = [header];
+  const pack = () => {
+    if (small.length > 0) chunks.push(small.length === 1 ? small[0]! : Buffer.concat(small));
+    small = [];
+  };
   for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
+    if (part.byteLength < PASS_THROUGH_BYTES) {
+      small.push(part);
+    } else {
+      pack();
+      chunks.push(part);
+    }
   }
-  return out;
+  pack();
+  return chunks;
 }
 
 export function encodePrefix(p: DecodePrefix): Buffer {
