@@ -33,7 +33,7 @@ class _Waiting:
     tensor: np.ndarray
     decode: Decode
     accepted: float
-    future: asyncio.Future[CallOutput]
+    future: asyncio.Future[CallOutput] | None  # window mode only: the request waits on it
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _decode_all(chunk: list[_Waiting], outputs: Outputs) -> list[tuple[Any, floa
 
 
 class Batcher:
-    """One per loaded model. `submit` takes one request's frames and returns one future per frame."""
+    """One per loaded model. `run` takes one request's frames and returns one CallOutput per frame."""
 
     def __init__(self, backend: Backend, mode: str, window_ms: float, max_batch_size: int) -> None:
         self.backend = backend
@@ -66,18 +66,25 @@ class Batcher:
         #: How many model calls had each batch size (reported by the status command).
         self.histogram: dict[int, int] = {}
 
-    def submit(self, frames: list[tuple[np.ndarray, Decode]], accepted: float) -> list[asyncio.Future[CallOutput]]:
-        loop = asyncio.get_running_loop()
-        waiting = [_Waiting(tensor, decode, accepted, loop.create_future()) for tensor, decode in frames]
+    async def run(self, frames: list[tuple[np.ndarray, Decode]], accepted: float) -> list[CallOutput]:
+        """The request's frames through the model; raises the first frame's error, if any."""
         if self.mode == "window":
+            loop = asyncio.get_running_loop()
+            waiting = [_Waiting(tensor, decode, accepted, loop.create_future()) for tensor, decode in frames]
             self._add_to_window(waiting)
-        elif self.mode == "list":
-            for start in range(0, len(waiting), self.max_batch_size):
-                self._start_call(waiting[start : start + self.max_batch_size])
+            return list(await asyncio.gather(*(w.future for w in waiting if w.future is not None)))
+        waiting = [_Waiting(tensor, decode, accepted, None) for tensor, decode in frames]
+        step = self.max_batch_size if self.mode == "list" else 1
+        batches = [waiting[i : i + step] for i in range(0, len(waiting), step)]
+        # A request's own calls run in its own task: no task or future per call on the common path.
+        if len(batches) == 1:
+            results = await self._call(batches[0])
         else:
-            for item in waiting:
-                self._start_call([item])
-        return [w.future for w in waiting]
+            results = [r for rs in await asyncio.gather(*(self._call(b) for b in batches)) for r in rs]
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return [r for r in results if isinstance(r, CallOutput)]
 
     def _add_to_window(self, waiting: list[_Waiting]) -> None:
         self.pending.extend(waiting)
@@ -97,42 +104,51 @@ class Batcher:
             self._start_call(batch)
 
     def _start_call(self, batch: list[_Waiting]) -> None:
-        task = asyncio.get_running_loop().create_task(self._call(batch))
+        task = asyncio.get_running_loop().create_task(self._answer(batch))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _call(self, batch: list[_Waiting]) -> None:
+    async def _answer(self, batch: list[_Waiting]) -> None:
+        """A window's call: its frames belong to several requests, each waiting on its futures."""
+        for item, result in zip(batch, await self._call(batch)):
+            if item.future is None or item.future.done():
+                continue
+            if isinstance(result, Exception):
+                item.future.set_exception(result)
+            else:
+                item.future.set_result(result)
+
+    async def _call(self, batch: list[_Waiting]) -> list[CallOutput | Exception]:
         size = len(batch)
         self.histogram[size] = self.histogram.get(size, 0) + 1
         start = time.perf_counter()
         step = max(1, self.backend.max_batch)
         chunks = [batch[i : i + step] for i in range(0, size, step)]
         try:
-            # Chunks beyond the model's own batch limit run side by side on the predict workers.
-            outputs = await asyncio.gather(*(self._run_chunk(chunk) for chunk in chunks))
-        except Exception as err:  # noqa: BLE001 - every waiting frame gets the error
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(err)
-            return
+            if len(chunks) == 1:
+                outputs = [await self._run_chunk(chunks[0])]
+            else:  # chunks beyond the model's own batch limit run side by side
+                outputs = await asyncio.gather(*(self._run_chunk(chunk) for chunk in chunks))
+        except Exception as err:  # noqa: BLE001 - every frame of the call gets the error
+            return [err] * size
         call_ms = (time.perf_counter() - start) * 1000.0
+        results: list[CallOutput | Exception] = []
         for chunk, decoded in zip(chunks, outputs):
             predict_ms = call_ms - sum(d[1] for d in decoded if not isinstance(d, _Failed))
             for item, frame in zip(chunk, decoded):
-                if item.future.done():
-                    continue
                 if isinstance(frame, _Failed):
-                    item.future.set_exception(frame.error)
+                    results.append(frame.error)
                 else:
                     queue_ms = (start - item.accepted) * 1000.0
-                    item.future.set_result(CallOutput(frame[0], frame[1], queue_ms, predict_ms, size))
+                    results.append(CallOutput(frame[0], frame[1], queue_ms, predict_ms, size))
+        return results
 
     async def _run_chunk(self, chunk: list[_Waiting]) -> list[tuple[Any, float] | _Failed]:
         tensor = chunk[0].tensor[None] if len(chunk) == 1 else np.stack([c.tensor for c in chunk])
         return await self.backend.run(tensor, lambda outputs: _decode_all(chunk, outputs))
 
     async def drain(self) -> None:
-        """Flushes a waiting window and waits for every started call."""
+        """Flushes a waiting window and waits for every started window call."""
         if self.timer is not None:
             self.timer.cancel()
             self._window_elapsed()

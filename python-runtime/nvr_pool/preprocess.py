@@ -137,15 +137,19 @@ def prepare_pixels(image: Image, spec_input: InputSpec) -> Prepared:
     runtimes that convert type, layout and scale inside the model (see Backend.takes_pixels).
 
     A frame that already fills the input in the model's order is used as it is, without a copy;
-    a letterboxed one costs one contiguous copy into the padded canvas.
+    a letterboxed one is written once into the canvas, and only the margins are padded.
     """
     array, fmt, placement = _place(image, spec_input)
-    pixels = _to_order(array, fmt, spec_input.channel_order)
     W, H = spec_input.width, spec_input.height  # noqa: N806 - the model's input size
-    rh, rw = pixels.shape[:2]
+    rh, rw = array.shape[:2]
     if (rw, rh) == (W, H):
-        return Prepared(pixels, placement)
-    canvas = np.full((H, W, 3), int(spec_input.pad_value), dtype=np.uint8)
+        return Prepared(_to_order(array, fmt, spec_input.channel_order), placement)
     ox, oy = int(placement.offset_x), int(placement.offset_y)
-    canvas[oy : oy + rh, ox : ox + rw] = pixels
+    canvas = np.empty((H, W, 3), dtype=np.uint8)
+    pad = int(spec_input.pad_value)
+    canvas[:oy] = pad
+    canvas[oy + rh :] = pad
+    canvas[oy : oy + rh, :ox] = pad
+    canvas[oy : oy + rh, ox + rw :] = pad
+    canvas[oy : oy + rh, ox : ox + rw] = _to_order(array, fmt, spec_input.channel_order)
     return Prepared(canvas, placement)

@@ -15,11 +15,13 @@ import socket
 import stat
 from typing import Protocol
 
+import numpy as np
+
 _READ_AHEAD = 64 * 1024
 
 
 class FrameReader(Protocol):
-    async def readexactly(self, n: int) -> bytes | bytearray: ...
+    async def readexactly(self, n: int) -> bytes | bytearray | memoryview: ...
 
     async def read(self, n: int) -> bytes | bytearray: ...
 
@@ -112,9 +114,9 @@ class SocketReader(asyncio.BufferedProtocol):
             self._resume()
         return count
 
-    async def readexactly(self, n: int) -> bytearray:
-        out = bytearray(n)
-        view = memoryview(out)
+    async def readexactly(self, n: int) -> memoryview:
+        # np.empty: a frame-sized bytearray would first be zeroed, only to be overwritten.
+        view = memoryview(np.empty(n, dtype=np.uint8))
         self.filled = self._take(view)
         if self.filled < n:
             self.target = view
@@ -125,8 +127,8 @@ class SocketReader(asyncio.BufferedProtocol):
             finally:
                 self.target = None
             if self.filled < n:
-                raise asyncio.IncompleteReadError(bytes(out[: self.filled]), n)
-        return out
+                raise asyncio.IncompleteReadError(bytes(view[: self.filled]), n)
+        return view
 
     async def read(self, n: int) -> bytearray:
         """Up to n bytes, waiting for at least one unless the input ended (then empty)."""

@@ -258,7 +258,7 @@ class Pool:
                     )
                 )
             frames = [(p.tensor, partial(_decode_frame, spec, prefix, p.placement)) for p, _ in prepared]
-            calls = await asyncio.gather(*model.batcher.submit(frames, accepted))
+            calls = await model.batcher.run(frames, accepted)
             self.send_ok(req_id, {"results": [_result(call, prep_ms) for (_, prep_ms), call in zip(prepared, calls)]})
         except ProtocolError as err:
             self.send_error(req_id, err.code, err.message)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pool_client import GOLDEN
 
+from nvr_pool import nms
 from nvr_pool.config import parse_spec
 from nvr_pool.decoders import OutputLayoutError, decode
 from nvr_pool.nms import Candidates, Detection, ious, non_max_suppression
@@ -75,3 +76,30 @@ def test_ious_match_the_scalar_formula() -> None:
     box = np.array([0.0, 0.0, 10.0, 10.0])
     others = np.array([[20, 20, 30, 30], [5, 5, 15, 15], [0, 0, 10, 10], [3, 3, 3, 9]], dtype=np.float64)
     assert ious(box, others).tolist() == [0.0, 25 / 175, 1.0, 0.0]
+
+
+def reference_nms(c: Candidates, threshold: float, max_detections: int) -> list[Detection]:
+    """nms.ts's loop, one candidate at a time against every kept box of its class."""
+    kept: list[Detection] = []
+    for d in sorted(c.detections(np.arange(len(c.scores))), key=lambda d: -d.score):
+        if len(kept) >= max_detections:
+            break
+        if any(k.class_id == d.class_id and ious(np.array(k.box), np.array([d.box]))[0] > threshold for k in kept):
+            continue
+        kept.append(d)
+    return kept
+
+
+@pytest.mark.parametrize("limit", [nms.PAIRWISE_LIMIT, -1], ids=["pairwise", "one-kept-box-at-a-time"])
+def test_both_nms_strategies_match_the_reference_loop(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    monkeypatch.setattr(nms, "PAIRWISE_LIMIT", limit)
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(rng.integers(0, 300))
+        corner = rng.uniform(0, 100, (n, 2))
+        boxes = np.concatenate([corner, corner + rng.uniform(1, 40, (n, 2))], axis=1)
+        if trial % 3 == 0:
+            boxes = np.round(boxes)  # touching edges and identical boxes
+        c = Candidates(rng.integers(0, 3, n), np.round(rng.uniform(0, 1, n), 2), boxes)  # equal scores
+        threshold, max_detections = float(rng.choice([0.3, 0.45, 0.5])), int(rng.choice([5, 100]))
+        assert non_max_suppression(c, threshold, max_detections) == reference_nms(c, threshold, max_detections)

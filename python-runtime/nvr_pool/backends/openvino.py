@@ -104,8 +104,10 @@ class OpenVinoBackend(Backend):
 
         try:
             request.set_callback(finished, None)
-            # The request reads `tensor` itself (no copy); it stays referenced here until done.
-            request.start_async({0: tensor}, share_inputs=True)
+            # The request reads `tensor` where it lies (no copy; it stays referenced here until
+            # done). Setting the tensor directly skips the generic input dispatcher (~40 us).
+            request.set_input_tensor(ov.Tensor(tensor, shared_memory=True))
+            request.start_async()
             return await done
         finally:
             idle.put_nowait(request)
