@@ -40,19 +40,21 @@ class SocketReader(asyncio.BufferedProtocol):
         self.tail = 0
         self.target: memoryview | None = None  # the buffer a readexactly waits to fill
         self.filled = 0
+        self.into_target = False  # whether the last get_buffer handed out the target
         self.waiter: asyncio.Future[None] | None = None
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.ReadTransport | None = None
         self.paused = False
         self.eof = False
 
     # ------------------------------------------------------------ protocol side
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment] - a socket transport reads
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        if self.target is not None:
+        self.into_target = self.target is not None and self.filled < len(self.target)
+        if self.into_target:
+            assert self.target is not None
             return self.target[self.filled :]
         if self.head == self.tail:
             self.head = self.tail = 0
@@ -60,10 +62,15 @@ class SocketReader(asyncio.BufferedProtocol):
             unread = self.tail - self.head
             self.ahead[:unread] = self.ahead[self.head : self.tail]
             self.head, self.tail = 0, unread
+        if self.tail == len(self.ahead):
+            # Full, and asked again before pause_reading took effect (an event loop may read once
+            # more in the same callback): grow rather than hand out an empty buffer.
+            self.ahead = self.ahead + bytearray(_READ_AHEAD)
         return memoryview(self.ahead)[self.tail :]
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self.target is not None:
+        if self.into_target:
+            assert self.target is not None
             self.filled += nbytes
             if self.filled == len(self.target):
                 self._wake()

@@ -96,3 +96,21 @@ def test_input_ending_inside_a_read_raises_with_the_partial_bytes() -> None:
         assert err.value.partial == b"xyz" and err.value.expected == 5
 
     asyncio.run(main())
+
+
+def test_a_loop_that_asks_again_after_a_read_completes_or_after_pausing_gets_room() -> None:
+    async def main() -> None:
+        reader, transport = attach()
+        task = asyncio.ensure_future(reader.readexactly(4))
+        await asyncio.sleep(0)
+        receive(reader, b"abcd")  # completes the read, whose task has not resumed yet
+        receive(reader, b"efgh")  # asked again at once: goes to read-ahead, not past the target
+        assert await task == b"abcd"
+        receive(reader, bytes(_READ_AHEAD))  # fills read-ahead: paused, and a further ask still gets room
+        assert not transport.reading
+        receive(reader, b"ij")
+        assert await reader.readexactly(4) == b"efgh"
+        assert await reader.readexactly(_READ_AHEAD) == bytes(_READ_AHEAD)
+        assert await reader.readexactly(2) == b"ij"
+
+    asyncio.run(main())

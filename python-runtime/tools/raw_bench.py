@@ -2,6 +2,9 @@
 with no pool code around it (no protocol, no pre/post-processing), on `runners` parallel
 infer requests (OpenVINO) or threads with one session each (ONNX Runtime). Prints one JSON
 line: runs/s and per-run latency percentiles. Compiled with the same options the pool uses.
+
+With --pace-fps, one request at a time at that rate instead: the raw predict time of a single
+camera, whose runs start on a CPU that has been idle (slower than back to back).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runners", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--pace-fps", type=float, default=0)
     args = parser.parse_args()
     make = openvino_runner if args.runtime == "openvino" else onnx_runner
     device = (args.device.upper() or "AUTO") if args.runtime == "openvino" else args.device
@@ -68,14 +72,21 @@ def main() -> None:
     times: list[list[float]] = [[] for _ in range(args.runners)]
     deadline = time.perf_counter() + args.seconds
 
+    period = 1 / args.pace_fps if args.pace_fps > 0 else 0.0
+
     def loop(i: int) -> None:
+        tick = time.perf_counter()
         while time.perf_counter() < deadline:
+            if period:
+                tick += period
+                time.sleep(max(0.0, tick - time.perf_counter()))
             t = time.perf_counter()
             run(i)  # both runtimes release the GIL while they infer
             times[i].append((time.perf_counter() - t) * 1000)
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(args.runners)]
+    loops = 1 if period else args.runners
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(loops)]
     for t in threads:
         t.start()
     for t in threads:

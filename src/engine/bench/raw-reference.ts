@@ -139,12 +139,13 @@ export async function runtimeDirect(detector: Detector, frame: PreparedFrame, se
 
 /**
  * A Python runtime alone (python-runtime/tools/raw_bench.py): `runners` infer requests of
- * `threads` threads, back to back, batch 1, compiled the way the pool compiles it.
+ * `threads` threads, back to back, batch 1, compiled the way the pool compiles it; with
+ * `paceFps`, one request at a time at that rate (a single camera's raw predict time).
  */
-export async function rawPython(python: string, runtime: string, modelPath: string, device: string, runners: number, threads: number, seconds: number): Promise<RawResult> {
+export async function rawPython(python: string, runtime: string, modelPath: string, device: string, runners: number, threads: number, seconds: number, paceFps = 0): Promise<RawResult> {
   const script = path.resolve(__dirname, '../../../python-runtime/tools/raw_bench.py');
-  const args = [script, '--runtime', runtime, '--model', modelPath, '--device', device, '--runners', String(runners), '--threads', String(threads), '--seconds', String(seconds)];
+  const args = [script, '--runtime', runtime, '--model', modelPath, '--device', device, '--runners', String(runners), '--threads', String(threads), '--seconds', String(seconds), '--pace-fps', String(paceFps)];
   const { stdout } = await promisify(execFile)(python, args, { timeout: (seconds + 120) * 1000 });
   const r = JSON.parse(stdout.trim().split('\n').pop()!) as { runsPerSecond: number; p50: number; p95: number };
-  return { label: `${runtime} alone ${runners} runner(s) x${threads}t`, kind: 'python-raw', runners, threads, ...r };
+  return { label: `${runtime} alone ${runners} runner(s) x${threads}t${paceFps > 0 ? ` paced ${paceFps} fps` : ''}`, kind: 'python-raw', runners, threads, ...r };
 }
