@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .backends import Backend, Outputs
+from .backends import Backend, Outputs, T
 
 #: A frame's decoder: (the call's outputs, the frame's batch index) -> (its result, decode ms).
 #: It runs where the backend hands out the outputs, so the outputs are never copied.
@@ -36,20 +36,22 @@ class _Waiting:
     future: asyncio.Future[CallOutput] | None  # window mode only: the request waits on it
 
 
-@dataclass(frozen=True)
-class _Failed:
-    error: Exception
-
-
-def _decode_all(chunk: list[_Waiting], outputs: Outputs) -> list[tuple[Any, float] | _Failed]:
-    """Every frame of a chunk decoded; a frame whose decoder fails fails alone."""
-    results: list[tuple[Any, float] | _Failed] = []
+def _decode_all(chunk: list[_Waiting], outputs: Outputs) -> list[tuple[Any, float] | Exception]:
+    """Every frame of a chunk decoded; a frame whose decoder fails fails alone (its error is its result)."""
+    results: list[tuple[Any, float] | Exception] = []
     for index, item in enumerate(chunk):
         try:
             results.append(item.decode(outputs, index))
-        except Exception as err:  # noqa: BLE001 - handed to that frame's future
-            results.append(_Failed(err))
+        except Exception as err:  # noqa: BLE001 - handed to that frame
+            results.append(err)
     return results
+
+
+async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Awaits the calls side by side; a single call runs inline, in the caller's task."""
+    if len(calls) == 1:
+        return [await calls[0]]
+    return list(await asyncio.gather(*calls))
 
 
 class Batcher:
@@ -77,10 +79,7 @@ class Batcher:
         step = self.max_batch_size if self.mode == "list" else 1
         batches = [waiting[i : i + step] for i in range(0, len(waiting), step)]
         # A request's own calls run in its own task: no task or future per call on the common path.
-        if len(batches) == 1:
-            results = await self._call(batches[0])
-        else:
-            results = [r for rs in await asyncio.gather(*(self._call(b) for b in batches)) for r in rs]
+        results = [r for rs in await _all([self._call(b) for b in batches]) for r in rs]
         for result in results:
             if isinstance(result, Exception):
                 raise result
@@ -125,25 +124,23 @@ class Batcher:
         step = max(1, self.backend.max_batch)
         chunks = [batch[i : i + step] for i in range(0, size, step)]
         try:
-            if len(chunks) == 1:
-                outputs = [await self._run_chunk(chunks[0])]
-            else:  # chunks beyond the model's own batch limit run side by side
-                outputs = await asyncio.gather(*(self._run_chunk(chunk) for chunk in chunks))
+            # Chunks beyond the model's own batch limit run side by side.
+            outputs = await _all([self._run_chunk(chunk) for chunk in chunks])
         except Exception as err:  # noqa: BLE001 - every frame of the call gets the error
             return [err] * size
         call_ms = (time.perf_counter() - start) * 1000.0
         results: list[CallOutput | Exception] = []
         for chunk, decoded in zip(chunks, outputs):
-            predict_ms = call_ms - sum(d[1] for d in decoded if not isinstance(d, _Failed))
+            predict_ms = call_ms - sum(d[1] for d in decoded if not isinstance(d, Exception))
             for item, frame in zip(chunk, decoded):
-                if isinstance(frame, _Failed):
-                    results.append(frame.error)
+                if isinstance(frame, Exception):
+                    results.append(frame)
                 else:
                     queue_ms = (start - item.accepted) * 1000.0
                     results.append(CallOutput(frame[0], frame[1], queue_ms, predict_ms, size))
         return results
 
-    async def _run_chunk(self, chunk: list[_Waiting]) -> list[tuple[Any, float] | _Failed]:
+    async def _run_chunk(self, chunk: list[_Waiting]) -> list[tuple[Any, float] | Exception]:
         tensor = chunk[0].tensor[None] if len(chunk) == 1 else np.stack([c.tensor for c in chunk])
         return await self.backend.run(tensor, lambda outputs: _decode_all(chunk, outputs))
 
