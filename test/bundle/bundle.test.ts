@@ -4,9 +4,10 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SHARED } from '../paths';
 
 const repo = path.resolve(__dirname, '../..');
-const shared = path.resolve(repo, '../shared');
+const shared = SHARED;
 const zipPath = path.join(repo, 'dist', 'plugin.zip');
 
 describe.skipIf(!fs.existsSync(path.join(shared, 'models', 'yolox_nano.onnx')))('the built plugin bundle', () => {

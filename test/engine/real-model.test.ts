@@ -6,9 +6,9 @@ import { Detector } from '../../src/engine/detector';
 import { isDropped } from '../../src/engine/job';
 import { DetectionScheduler, type ScheduledResult } from '../../src/engine/scheduler';
 import { detectStream } from '../../src/engine/stream';
+import { MEDIA, YOLOX } from '../paths';
 
-const MODEL = path.resolve(__dirname, '../../../shared/models/yolox_nano.onnx');
-const MEDIA = path.resolve(__dirname, '../../../shared/media');
+const MODEL = YOLOX;
 const W = 768;
 const H = 576;
 

@@ -7,6 +7,7 @@ import { evaluateCoco, type CocoStats } from '../../src/eval/coco-metric';
 import { createEvalDetector, detectDataset } from '../../src/eval/run-eval';
 import type { Detector } from '../../src/engine/detector';
 import { referenceYoloxDetections } from './reference-yolox';
+import { COCO, MODELS } from '../paths';
 
 /**
  * Accuracy guard on the first 25 images of ../shared/coco: the plugin's own detection path
@@ -17,8 +18,6 @@ import { referenceYoloxDetections } from './reference-yolox';
  *   UPDATE_ACCURACY_BASELINE=1 npx vitest run test/eval/accuracy.test.ts
  */
 
-const COCO = path.resolve(__dirname, '..', '..', '..', 'shared', 'coco');
-const MODELS = path.resolve(__dirname, '..', '..', '..', 'shared', 'models');
 const BASELINE_FILE = path.join(__dirname, 'fixtures', 'accuracy-baseline.json');
 const LIMIT = 25;
 const OPTIONS = { confidence: 0.001, iou: 0.45, maxDetections: 100 };

@@ -7,10 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CocoDatasetError, openDataset, readGroundTruth, subsetGroundTruth, validateGroundTruth } from '../../src/eval/coco-dataset';
 import { EvalError, createEvalDetector, runEvaluation, DEFAULT_EVAL } from '../../src/eval/run-eval';
 import { resultFileName, summaryMarkdown } from '../../src/eval/results';
+import { COCO, YOLOX } from '../paths';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const SHARED_COCO = path.resolve(ROOT, '..', 'shared', 'coco');
-const MODEL = path.resolve(ROOT, '..', 'shared', 'models', 'yolox_nano.onnx');
+const SHARED_COCO = COCO;
+const MODEL = YOLOX;
 
 const goodGt = () => ({
   images: [
@@ -88,8 +89,7 @@ describe('COCO dataset: bad input gives clear errors', () => {
     expect(() => subsetGroundTruth(gt, 0)).toThrow(/positive integer/);
   });
 
-  it('an image that cannot be decoded fails the run with its path, not a crash or a skip', async () => {
-    if (!fs.existsSync(MODEL)) return;
+  it.skipIf(!fs.existsSync(MODEL))('an image that cannot be decoded fails the run with its path, not a crash or a skip', async () => {
     const d = folder('corrupt-image', JSON.stringify(goodGt()), ['a.jpg', 'b.jpg']);
     await expect(runEvaluation({ ...DEFAULT_EVAL, cocoDir: d, model: MODEL })).rejects.toThrow(/detection failed on .*a\.jpg/);
     // Two lanes: the first failure still ends the run with that image's name.
@@ -98,14 +98,12 @@ describe('COCO dataset: bad input gives clear errors', () => {
 });
 
 describe('eval configuration errors', () => {
-  it('unknown runtime is reported as not available', async () => {
-    if (!fs.existsSync(MODEL)) return;
+  it.skipIf(!fs.existsSync(MODEL))('unknown runtime is reported as not available', async () => {
     await expect(createEvalDetector({ ...DEFAULT_EVAL, model: MODEL, runtime: 'no-such-runtime' })).rejects.toThrow(EvalError);
     await expect(createEvalDetector({ ...DEFAULT_EVAL, model: MODEL, runtime: 'no-such-runtime' })).rejects.toThrow(/runtime "no-such-runtime" is not available/);
   });
 
-  it('--input-size on a model with a fixed input is refused, naming the shape', async () => {
-    if (!fs.existsSync(MODEL)) return;
+  it.skipIf(!fs.existsSync(MODEL))('--input-size on a model with a fixed input is refused, naming the shape', async () => {
     await expect(createEvalDetector({ ...DEFAULT_EVAL, model: MODEL, inputSize: 320 })).rejects.toThrow(/fixed 416x416 input .*--input-size 320 cannot be used/);
   });
 

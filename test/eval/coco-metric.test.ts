@@ -5,6 +5,7 @@ import path from 'path';
 import { describe, expect, it } from 'vitest';
 import { validateGroundTruth, type CocoDetection, type CocoGroundTruth } from '../../src/eval/coco-dataset';
 import { COCO_PARAMS, evaluateCoco, linspace, STAT_NAMES, type CocoStats } from '../../src/eval/coco-metric';
+import { COCO } from '../paths';
 
 interface Reference {
   groundTruth: CocoGroundTruth;
@@ -137,11 +138,10 @@ function pythonWithPycocotools(): string | undefined {
 
 const livePython = pythonWithPycocotools();
 
-describe.skipIf(!livePython)('COCO metric vs live pycocotools (when installed)', () => {
+describe.skipIf(!livePython || !fs.existsSync(COCO))('COCO metric vs live pycocotools (when installed)', () => {
   it('agrees on a fresh run of the reference script', () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coco-ref-')), 'ref.json');
-    const coco = path.resolve(__dirname, '..', '..', '..', 'shared', 'coco');
-    if (!fs.existsSync(coco)) return;
+    const coco = COCO;
     execFileSync(livePython!, [path.join(__dirname, 'make-pycocotools-reference.py'), '--coco', coco, '--out', out], { stdio: 'ignore' });
     const live = JSON.parse(fs.readFileSync(out, 'utf8')) as Reference;
     const r = evaluateCoco(validateGroundTruth(live.groundTruth, out), live.detections);

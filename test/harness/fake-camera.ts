@@ -3,11 +3,11 @@ import type {
   ResponsePictureOptions, VideoCamera, VideoFrame, VideoFrameGenerator, VideoFrameGeneratorOptions,
 } from '@scrypted/sdk';
 import { execFileSync } from 'child_process';
-import path from 'path';
 import sharp from 'sharp';
 import { HostImage, HostMediaObject } from './media';
+import { VTEST } from '../paths';
 
-export const VTEST = path.resolve(__dirname, '../../../shared/media/vtest.avi');
+export { VTEST };
 export const VTEST_WIDTH = 768;
 export const VTEST_HEIGHT = 576;
 

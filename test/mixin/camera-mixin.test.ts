@@ -1,6 +1,5 @@
 import type { ObjectsDetected, Setting } from '@scrypted/sdk';
 import fs from 'fs';
-import path from 'path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Detector as DetectorType } from '../../src/engine/detector';
@@ -12,8 +11,9 @@ import { FakeCamera, FakeVideoFrameGenerator, vtestFrames, type FakeBehaviour } 
 import { TestHost } from '../harness/host';
 import { installHost } from '../harness/load';
 import type { HostMediaObject } from '../harness/media';
+import { YOLOX } from '../paths';
 
-const MODEL = path.resolve(__dirname, '../../../shared/models/yolox_nano.onnx');
+const MODEL = YOLOX;
 const hasShared = fs.existsSync(MODEL);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

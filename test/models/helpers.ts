@@ -1,13 +1,7 @@
-import path from 'path';
 import type { ModelSpec } from '../../src/models/spec';
 import type { Box } from '../../src/runtimes/runtime';
 
-export const SHARED = path.resolve(__dirname, '..', '..', '..', 'shared');
-export const MODELS = path.join(SHARED, 'models');
-export const MEDIA = path.join(SHARED, 'media');
-export const YOLOX = path.join(MODELS, 'yolox_nano.onnx');
-export const YOLOV5 = path.join(MODELS, 'yolov5s.onnx');
-export const media = (name: string) => path.join(MEDIA, name);
+export { media, MEDIA, MODELS, SHARED, YOLOV5, YOLOX } from '../paths';
 
 /** IoU of two Scrypted [x, y, w, h] boxes. */
 export function iouXywh(a: readonly number[], b: readonly number[]): number {

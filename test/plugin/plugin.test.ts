@@ -10,8 +10,9 @@ import { TEST_PYTHON } from '../python-pool/helpers';
 import { HostImage, HostMediaObject } from '../harness/media';
 import { loadPluginFromSource } from '../harness/load';
 import type { TestHost } from '../harness/host';
+import { SHARED } from '../paths';
 
-const shared = path.resolve(__dirname, '../../../shared');
+const shared = SHARED;
 const media = (name: string) => fs.readFileSync(path.join(shared, 'media', name));
 const hasShared = fs.existsSync(path.join(shared, 'models', 'yolox_nano.onnx'));
 

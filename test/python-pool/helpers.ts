@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { media, REPO, YOLOX as MODEL } from '../paths';
 
-export const REPO = path.resolve(__dirname, '../..');
-export const SHARED = process.env.NVR_SHARED_DIR ?? path.resolve(REPO, '../shared');
-export const MODEL = path.join(SHARED, 'models', 'yolox_nano.onnx');
-export const DOG = path.join(SHARED, 'media', 'dog.jpg');
+export { REPO, SHARED, YOLOX as MODEL } from '../paths';
+export const DOG = media('dog.jpg');
 
 /**
  * The interpreter with the pool's packages: $NVR_PYTHON, else <repo>/.venv/bin/python (made by

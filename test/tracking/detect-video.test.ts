@@ -1,9 +1,10 @@
 import fs from 'fs';
 import { describe, expect, it, vi } from 'vitest';
 import { runVideo } from '../../src/cli/detect-video';
+import { VTEST, YOLOX } from '../paths';
 
-const VIDEO = '/work/shared/media/vtest.avi';
-const MODEL = '/work/shared/models/yolox_nano.onnx';
+const VIDEO = VTEST;
+const MODEL = YOLOX;
 
 describe.skipIf(!fs.existsSync(VIDEO) || !fs.existsSync(MODEL))('detect --video', () => {
   it('runs the clip as two paced cameras and prints per-frame tracked detections and a summary', async () => {

@@ -6,9 +6,10 @@ import { greyThumbnail } from '../../src/engine/similarity';
 import { trackMetrics } from '../../src/engine/tools/track-metrics';
 import { readVideoFrames, type VideoFrame } from '../../src/engine/tools/video-frames';
 import { Tracker } from '../../src/engine/tracker';
+import { VTEST, YOLOX } from '../paths';
 
-const VIDEO = '/work/shared/media/vtest.avi';
-const MODEL = '/work/shared/models/yolox_nano.onnx';
+const VIDEO = VTEST;
+const MODEL = YOLOX;
 // Frames 650..749 of vtest.avi: a pedestrian enters at the right edge (~frame 656) and walks
 // out at the left edge (~frame 745), past a dozen other people.
 const START = 650;
