@@ -6,15 +6,14 @@ same place in both languages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
 
+from .backends import Outputs
 from .config import ModelSpec
 from .nms import Candidates, Detection, non_max_suppression
-
-Outputs = Mapping[str, np.ndarray]
 
 
 class OutputLayoutError(Exception):

@@ -28,7 +28,6 @@ __all__ = [
     "encode_error",
     "encode_ok",
     "encode_request",
-    "encode_response",
     "parse_cache_frame",
     "parse_command",
     "parse_infer_batch",
@@ -38,7 +37,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024
-MIN_FRAME = 5  # req_id + msg_type (or status)
 PLACE_AUTO = 0xFFFF
 
 _U32 = struct.Struct("<I")
@@ -137,20 +135,16 @@ def encode_request(req_id: int, msg_type: int, payload: bytes = b"") -> bytes:
     return _HEADER.pack(5 + len(payload), req_id, msg_type) + payload
 
 
-def encode_response(req_id: int, status: int, payload: bytes = b"") -> bytes:
-    return _HEADER.pack(5 + len(payload), req_id, status) + payload
-
-
 def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def encode_ok(req_id: int, result: dict[str, Any]) -> bytes:
-    return encode_response(req_id, Status.OK, _json(result))
+    return encode_request(req_id, Status.OK, _json(result))  # a response has the same framing
 
 
 def encode_error(req_id: int, code: str, message: str) -> bytes:
-    return encode_response(req_id, Status.ERROR, _json({"code": code, "message": message}))
+    return encode_request(req_id, Status.ERROR, _json({"code": code, "message": message}))
 
 
 def encode_prefix(prefix: DecodePrefix) -> bytes:

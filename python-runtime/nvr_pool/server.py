@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, Union
 
-import numpy as np
-
 from . import PROTOCOL_VERSION
 from .backends import Backend, BackendFactory, ModelLoadError, Outputs, RuntimeUnavailableError, create_factory
 from .batching import Batcher, CallOutput
@@ -46,6 +44,12 @@ from .protocol import (
 from .reader import FrameReader
 
 log = logging.getLogger("nvr_pool")
+_MSG_TYPES = frozenset(MsgType)
+_PARSERS = {
+    MsgType.INFER_JPEG: parse_infer_jpeg,
+    MsgType.INFER_RAW: parse_infer_raw,
+    MsgType.INFER_BATCH: parse_infer_batch,
+}
 _U32 = struct.Struct("<I")
 _DISCARD_CHUNK = 64 * 1024
 
@@ -182,7 +186,7 @@ class Pool:
             if msg_type == MsgType.COMMAND:
                 await self.command(req_id, parse_command(payload))
                 return
-            if msg_type not in MsgType.__members__.values():
+            if msg_type not in _MSG_TYPES:
                 raise ProtocolError("unknown_message_type", f"message type 0x{msg_type:02x} is not 0x00..0x05")
             if self.config is None:
                 raise ProtocolError("not_configured", "the first message must be the configure command")
@@ -202,12 +206,7 @@ class Pool:
                     images.append(self.cache[frame_id])
                 prefix = cached.prefix
             else:
-                parse = {
-                    MsgType.INFER_JPEG: parse_infer_jpeg,
-                    MsgType.INFER_RAW: parse_infer_raw,
-                    MsgType.INFER_BATCH: parse_infer_batch,
-                }[MsgType(msg_type)]
-                request = parse(payload)
+                request = _PARSERS[msg_type](payload)
                 prefix, images = request.prefix, request.images
             model = self.model(prefix.model_idx)
             self.spawn(self.infer(req_id, model, prefix, images, accepted))
@@ -247,8 +246,9 @@ class Pool:
         spec = model.entry.spec
         try:
             make = prepare_pixels if model.backend.takes_pixels else prepare
-            if make is prepare_pixels and all(isinstance(image, RawImage) for image in images):
-                # Placing raw pixels is one uint8 copy at most: cheaper than two thread hops.
+            if make is prepare_pixels and all(isinstance(image, RawImage) and not image.auto for image in images):
+                # Placing raw pixels is one uint8 copy at most: cheaper than two thread hops
+                # (resizing, for auto placement, stays off the event loop).
                 prepared = [_timed_prepare(make, image, spec.input, i, len(images)) for i, image in enumerate(images)]
             else:
                 prepared = await asyncio.gather(
@@ -407,14 +407,13 @@ class Pool:
 
     async def finish(self) -> None:
         """Answers every accepted request (flushing batch windows) before the process exits."""
-        for slot in self.slots:
-            if isinstance(slot, LoadedModel):
-                await slot.batcher.drain()
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        while True:
             for slot in self.slots:
                 if isinstance(slot, LoadedModel):
                     await slot.batcher.drain()
+            if not self.tasks:
+                return
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     def close(self) -> None:
         for pool in (self.prepare_pool, self.predict_pool):
@@ -458,6 +457,3 @@ def _result(call: CallOutput, prepare_ms: float) -> dict[str, Any]:
             "batchSize": call.batch_size,
         },
     }
-
-
-__all__ = ["Pool", "np"]

@@ -51,7 +51,6 @@ def small_spec(kind: str, decoder: dict[str, Any], nc: int, output: str = "outpu
 
 
 def yolox_dog() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    import cv2
     import openvino as ov
 
     from nvr_pool.preprocess import prepare
@@ -62,7 +61,6 @@ def yolox_dog() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     tensor = prepare(EncodedImage(jpeg), parse_spec(spec).input).tensor[None]
     compiled = ov.Core().compile_model(str(ROOT.parent / "shared" / "models" / "yolox_nano.onnx"), "CPU")
     out = compiled.create_infer_request().infer({0: tensor})
-    del cv2
     return spec, {"output": np.asarray(next(iter(out.values())), dtype=np.float32)}
 
 
