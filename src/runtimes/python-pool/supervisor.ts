@@ -144,13 +144,20 @@ export class PoolSupervisor {
   /** Sends one request, waiting for a started pool and a free in-flight slot within the deadline. */
   async request(type: MsgType, parts: Uint8Array[], timeoutMs = this.opts.requestTimeoutMs): Promise<unknown> {
     const deadline = performance.now() + timeoutMs;
-    const running = await withDeadline(this.connection(), timeoutMs, 'waiting for the python pool to start');
-    const slot = this.acquireSlot();
-    try {
-      await withDeadline(slot, Math.max(1, deadline - performance.now()), 'waiting for a free request slot');
-    } catch (err) {
-      void slot.then(() => this.releaseSlot()); // hand the slot on once it comes
-      throw err;
+    // A ready pool with a free slot (every frame, normally) needs no deadline timers of its own:
+    // the client's per-request deadline covers it.
+    const ready = this.state === 'ready' ? this.running : undefined;
+    const running = ready?.readyAt !== undefined ? ready : await withDeadline(this.connection(), timeoutMs, 'waiting for the python pool to start');
+    if (this.slots > 0) {
+      this.slots--;
+    } else {
+      const slot = this.waitForSlot();
+      try {
+        await withDeadline(slot, Math.max(1, deadline - performance.now()), 'waiting for a free request slot');
+      } catch (err) {
+        void slot.then(() => this.releaseSlot()); // hand the slot on once it comes
+        throw err;
+      }
     }
     try {
       return await running.client.request(type, parts, Math.max(1, deadline - performance.now()));
@@ -302,11 +309,7 @@ export class PoolSupervisor {
     this.watchdog.unref();
   }
 
-  private acquireSlot(): Promise<void> {
-    if (this.slots > 0) {
-      this.slots--;
-      return Promise.resolve();
-    }
+  private waitForSlot(): Promise<void> {
     return new Promise((resolve) => this.slotWaiters.push(() => resolve()));
   }
 
