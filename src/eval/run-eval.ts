@@ -1,7 +1,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Detector, type DetectOptions } from '../engine/detector';
+import { DEFAULT_DETECT_OPTIONS, Detector, type DetectionTimings, type DetectOptions } from '../engine/detector';
 import { COCO_CATEGORY_IDS, COCO_LABELS } from '../models/labels';
 import { readOnnxInfo } from '../models/onnx-info';
 import { validateSpec, type ModelSpec } from '../models/spec';
@@ -22,9 +22,6 @@ export class EvalError extends Error {
     this.name = 'EvalError';
   }
 }
-
-/** The plugin's default confidence threshold: what users see, so precision / recall are reported there. */
-export const PLUGIN_THRESHOLD = 0.25;
 
 export interface EvalConfig {
   cocoDir: string;
@@ -60,7 +57,7 @@ export const DEFAULT_EVAL: Omit<EvalConfig, 'cocoDir'> = {
   confidence: 0.001,
   iou: 0.45,
   maxDetections: 100,
-  scoreThreshold: PLUGIN_THRESHOLD,
+  scoreThreshold: DEFAULT_DETECT_OPTIONS.confidence, // what users see: precision / recall are reported there
 };
 
 /** The model's spec at another square input size, refused when the graph's input size is fixed. */
@@ -129,7 +126,7 @@ export interface DatasetRun {
   seconds: number;
   imagesPerSecond: number;
   /** Mean per-image stage times from the Detector, ms. */
-  stageMs: { decodeMs: number; preprocessMs: number; inferenceMs: number; postprocessMs: number };
+  stageMs: DetectionTimings;
 }
 
 /**
@@ -146,7 +143,7 @@ export async function detectDataset(
   const categoryOf = cocoCategoryMap(detector.spec, dataset.gt);
   const images = dataset.gt.images;
   const perImage: CocoDetection[][] = new Array(images.length);
-  const stageMs = { decodeMs: 0, preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
+  const stageMs: DetectionTimings = { decodeMs: 0, preprocessMs: 0, inferenceMs: 0, postprocessMs: 0 };
   let next = 0;
   let done = 0;
   let failed = false;

@@ -79,10 +79,10 @@ class InferenceWorker {
     return p;
   }
 
-  run(id: number, request: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<Extract<WorkerReply, { type: 'result' }>> {
+  run(request: Extract<WorkerRequest, { type: 'run' }>, transfer: ArrayBuffer[] = []): Promise<Extract<WorkerReply, { type: 'result' }>> {
     if (this.exited) return Promise.reject(new RuntimeError('inference worker is gone'));
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(request.id, { resolve, reject });
       this.worker.postMessage(request, transfer);
     });
   }
@@ -191,7 +191,7 @@ class OnnxNodeRuntime implements DetectorRuntime {
           return { ...geometry, pixels: own };
         });
       }
-      const reply = await worker.run(id, { type: 'run', id, frames: sent, stack }, transfer);
+      const reply = await worker.run({ type: 'run', id, frames: sent, stack }, transfer);
       // Decoded before the slot is freed: a one-frame run's outputs live in the slot's shared memory.
       return this.decodeReply(reply, frames.length, options);
     } finally {

@@ -52,7 +52,6 @@ export class PythonPoolRuntime implements DetectorRuntime {
     readonly pool: PoolSupervisor,
     ready: PoolReady,
     private readonly maxBatchSize: number,
-    private readonly timeoutMs: number,
   ) {
     const model = ready.models[0]!;
     // The pool queues requests itself: a second call per predict worker keeps it busy across the IPC round trip.
@@ -68,8 +67,8 @@ export class PythonPoolRuntime implements DetectorRuntime {
     const answers = await Promise.all(
       chunks.map((chunk) =>
         chunk.length === 1
-          ? this.pool.request(MsgType.InferRaw, inferRawParts(prefix, chunk[0]), this.timeoutMs)
-          : this.pool.request(MsgType.InferBatch, inferBatchParts(prefix, chunk), this.timeoutMs),
+          ? this.pool.request(MsgType.InferRaw, inferRawParts(prefix, chunk[0]))
+          : this.pool.request(MsgType.InferBatch, inferBatchParts(prefix, chunk)),
       ),
     );
     const results = answers.flatMap((a) => (a as InferAnswer).results);
@@ -118,7 +117,6 @@ export async function createPythonPoolRuntime(spec: ModelSpec, modelPath: string
     env,
   });
   const maxBatchSize = Math.max(1, Math.min(255, options.maxBatchSize ?? 8));
-  const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const pool = new PoolSupervisor({
     python: pyEnv.python,
     runtimeDir: pyEnv.runtimeDir,
@@ -130,7 +128,7 @@ export async function createPythonPoolRuntime(spec: ModelSpec, modelPath: string
       batch: { mode: options.batchMode ?? 'list', windowMs: options.batchWindowMs ?? 10, maxBatchSize },
       models: [{ spec, path: modelPath }],
     },
-    requestTimeoutMs: timeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     maxInFlight: options.maxInFlight,
     hangTimeoutMs: options.hangTimeoutMs,
     env,
@@ -150,7 +148,7 @@ export async function createPythonPoolRuntime(spec: ModelSpec, modelPath: string
     await pool.close();
     throw new RuntimeError(`${options.runtime}: model "${spec.name}" failed to load: ${model?.error ?? 'unknown error'}`);
   }
-  return new PythonPoolRuntime(spec, pool, ready, maxBatchSize, timeoutMs);
+  return new PythonPoolRuntime(spec, pool, ready, maxBatchSize);
 }
 
 /** Options the plugin supplies per pool beyond RuntimeOptions (data folder, Python path, batching, callbacks). */
