@@ -1,5 +1,5 @@
 import type { PreparedImage, ImageSource } from '../models/preprocess';
-import type { DetectOptions, DetectionResult, Detector } from './detector';
+import type { DetectOptions, DetectionResult } from './detector';
 import type { DropReason } from './stats';
 
 /**
@@ -37,7 +37,5 @@ export interface Job {
   reject: (error: Error) => void;
   picked?: number;
   prepared?: PreparedImage;
-  /** The detector the frame was prepared for: a hot swap to another model prepares it again. */
-  preparedFor?: Detector;
   prepareMs?: number;
 }

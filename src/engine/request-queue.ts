@@ -40,10 +40,6 @@ export class RequestQueue {
     return this.queue.length - this.head;
   }
 
-  get ready(): boolean {
-    return this.length > 0;
-  }
-
   get waitingSince(): number | undefined {
     return this.length ? this.queue[this.head].arrival : undefined;
   }

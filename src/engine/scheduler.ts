@@ -6,7 +6,7 @@ import { DEFAULT_DETECT_OPTIONS, type DetectOptions, type DetectionResult, type 
 import { isPrepared, type DroppedFrame, type FrameInput, type Job } from './job';
 import { RequestQueue, SchedulerClosedError } from './request-queue';
 import { FrameSource } from './source';
-import { CountHistogram, LaneStats, STAGES, type DropReason, type StageTimes, type StatsSnapshot } from './stats';
+import { CountHistogram, LaneStats, type DropReason, type StageTimes, type StatsSnapshot } from './stats';
 
 export interface SchedulerOptions extends BatchSettings {
   /** Camera frames older than this (from capture, when the caller says when that was) are dropped. */
@@ -276,8 +276,6 @@ export class DetectionScheduler {
         jobs.push(job);
         took = true;
         this.cursor = (at + 1) % this.lanes.length;
-        const lane = this.lanes[at];
-        if (lane instanceof FrameSource) lane.inFlight++;
         // Restart the scan from the new cursor so the order stays a strict rotation.
         break;
       }
@@ -295,8 +293,7 @@ export class DetectionScheduler {
     let ready = this.sweep(now);
     if (!ready) this.windowOpenedAt = undefined;
     while (ready > 0 && this.busyRunners + this.staged.length + this.preparing < this.runners + this.options.prefetch) {
-      const settings: BatchSettings = this.options.mode === 'none' ? { ...this.options, maxBatch: 1 } : this.options;
-      const decision = decideBatch(settings, ready, this.windowOpenedAt, now);
+      const decision = decideBatch(this.options, ready, this.windowOpenedAt, now);
       if ('waitMs' in decision) {
         this.armWindow(decision.waitMs);
         return;
@@ -343,7 +340,6 @@ export class DetectionScheduler {
       prepared = await detector.prepare(input);
     }
     job.prepared = prepared;
-    job.preparedFor = detector;
     job.prepareMs = (job.prepareMs ?? 0) + (performance.now() - started);
   }
 
@@ -368,9 +364,10 @@ export class DetectionScheduler {
       const detector = this.current;
       if (batch.detector !== detector && !sameInput(batch.detector.spec.input, detector.spec.input)) {
         // Hot swap to a model with another input: prepare these frames again for it.
-        const raw = batch.jobs.filter((j) => typeof j.input === 'function' || !isPrepared(j.input));
-        for (const job of batch.jobs.filter((j) => !raw.includes(j))) {
-          this.fail(job, new Error('frame was prepared for a model that has since been replaced'));
+        const raw: Job[] = [];
+        for (const job of batch.jobs) {
+          if (typeof job.input !== 'function' && isPrepared(job.input)) this.fail(job, new Error('frame was prepared for a model that has since been replaced'));
+          else raw.push(job);
         }
         if (raw.length) void this.prepareBatch(raw, detector, performance.now());
         continue;
@@ -446,7 +443,6 @@ export class DetectionScheduler {
     const totalMs = now - job.arrival;
     lane?.stats.done(now, totalMs, times);
     this.overall.done(now, totalMs, times);
-    if (lane instanceof FrameSource) lane.inFlight--;
     const answer: ScheduledResult = { ...result, detections, latency: { ...times, totalMs } };
     job.resolve(answer);
   }
@@ -459,7 +455,6 @@ export class DetectionScheduler {
     const lane = this.laneOf(job);
     lane?.stats.fail();
     this.overall.fail();
-    if (lane instanceof FrameSource) lane.inFlight--;
     job.reject(error);
   }
 
@@ -484,4 +479,3 @@ export class DetectionScheduler {
   }
 }
 
-export { STAGES };

@@ -8,9 +8,6 @@ import { LaneStats } from './stats';
 export class FrameSource {
   private slot?: Job;
   readonly stats: LaneStats;
-  /** Frames of this source inside the scheduler (picked, not yet answered). */
-  inFlight = 0;
-
   constructor(readonly id: string, now = performance.now()) {
     this.stats = new LaneStats(id, now);
   }
@@ -20,10 +17,6 @@ export class FrameSource {
     const previous = this.slot;
     this.slot = job;
     return previous;
-  }
-
-  get ready(): boolean {
-    return this.slot !== undefined;
   }
 
   /** Arrival of the waiting frame (for the batching window). */
