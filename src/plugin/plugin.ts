@@ -54,7 +54,7 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
       group: 'Model',
       description: 'onnx runs ONNX Runtime inside the plugin (worker threads). openvino (Intel CPU/iGPU/NPU), '
         + 'onnx-python and coreml (Mac) run in a Python pool the plugin sets up in its data folder on first use.',
-      choices: RUNTIMES,
+      choices: [...RUNTIMES],
       defaultValue: 'onnx',
     },
     device: {
@@ -85,7 +85,7 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
       group: 'Performance',
       description: 'none: each runner takes one frame. list: a free runner takes every ready frame (up to max batch). '
         + 'window: the first ready frame waits up to the batch window for others. Frames are taken round robin across cameras.',
-      choices: BATCH_MODES,
+      choices: [...BATCH_MODES],
       defaultValue: 'none',
     },
     batchWindowMs: {

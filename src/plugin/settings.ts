@@ -1,6 +1,8 @@
 import fs from 'fs';
 import os from 'os';
+import { BATCH_MODES as ENGINE_BATCH_MODES } from '../engine/batching';
 import { CATALOG, catalogEntry } from '../models/catalog';
+import { RUNTIME_NAMES } from '../runtimes';
 
 /** Thrown for a setting value that is refused; the settings UI shows the message. */
 export class SettingError extends Error {
@@ -11,8 +13,9 @@ export class SettingError extends Error {
 }
 
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'coreml', 'dml'];
-export const RUNTIMES = ['onnx', 'openvino', 'onnx-python', 'coreml'];
-export const BATCH_MODES = ['none', 'list', 'window'];
+/** The names the runtime registry and the batching engine accept, as settings choices. */
+export const RUNTIMES: readonly string[] = RUNTIME_NAMES;
+export const BATCH_MODES: readonly string[] = ENGINE_BATCH_MODES;
 
 /** Devices each runtime offers; `auto` picks the runtime's own default (see deviceFor). */
 export const DEVICES: Record<string, string[]> = {
