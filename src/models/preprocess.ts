@@ -7,7 +7,8 @@ import type { InputSpec } from './spec';
 
 type Sharp = typeof SharpModule;
 let sharpModule: Sharp | undefined;
-function sharp(): Sharp {
+/** sharp, loaded on first use from where Scrypted installs native modules (never bundled). */
+export function sharp(): Sharp {
   sharpModule ??= loadNative<Sharp>('sharp');
   return sharpModule;
 }

@@ -4,13 +4,12 @@ import sdk, {
   type ObjectDetector, type ObjectsDetected, type Setting, type Settings, type SettingValue,
 } from '@scrypted/sdk';
 import { StorageSettings } from '@scrypted/sdk/storage-settings';
-import sharp from 'sharp';
 import { CameraAnalysis, type CameraFrameResult, type FramePixels } from '../engine/camera-analysis';
 import { parseMinScores } from '../engine/filters';
 import type { ScheduledResult } from '../engine/scheduler';
 import { placeImage } from '../models/geometry';
 import { COCO_LABELS } from '../models/labels';
-import { ImageInputError, type ImageSource } from '../models/preprocess';
+import { ImageInputError, sharp, type ImageSource } from '../models/preprocess';
 import type { InputSpec } from '../models/spec';
 import { FramePump, type PumpFrame, type PumpState, type PumpTuning } from './frame-pump';
 import { imageToSource, isScryptedImage } from './media';
@@ -189,7 +188,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     }
     const { source } = kept;
     const jpeg = source.kind === 'raw'
-      ? await sharp(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } }).jpeg().toBuffer()
+      ? await sharp()(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } }).jpeg().toBuffer()
       : Buffer.from(source.data);
     return this.mediaManager.createMediaObject(jpeg, 'image/jpeg', { sourceId: this.id });
   }
@@ -486,10 +485,10 @@ export async function frameToSource(frame: PumpFrame, input: InputSpec, mediaMan
   if (!jpeg?.length) throw new ImageInputError('the camera returned an empty snapshot (0 bytes)');
   if (!wantPixels) return { kind: 'encoded', data: jpeg, mimeType: 'image/jpeg' };
   try {
-    const meta = await sharp(jpeg).metadata();
+    const meta = await sharp()(jpeg).metadata();
     if (!meta.width || !meta.height) throw new Error('no dimensions');
     const placement = placeImage(meta.width, meta.height, input);
-    const data = await sharp(jpeg).resize(placement.width, placement.height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+    const data = await sharp()(jpeg).resize(placement.width, placement.height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
     return { kind: 'raw', data, width: placement.width, height: placement.height, channels: 3, originalSize: [meta.width, meta.height] };
   } catch (e) {
     throw new ImageInputError(`snapshot (${jpeg.length} bytes) is not a readable image: ${(e as Error).message}`, { cause: e });
