@@ -10,6 +10,7 @@ import { CameraAnalysis, type CameraFrameResult } from '../engine/camera-analysi
 import type { DetectOptions } from '../engine/detector';
 import type { DroppedFrame } from '../engine/job';
 import { DetectionScheduler } from '../engine/scheduler';
+import { totalDropped } from '../engine/stats';
 import { probeVideo, readVideoFrames, type VideoFrame } from '../engine/tools/video-frames';
 import { detectorFromOptions, numberOption, UsageError } from './args';
 
@@ -59,7 +60,6 @@ async function pumpCamera(options: {
   fps: number;
   sourceFps: number;
   deadline: number;
-  camera: CameraAnalysis;
   submit: (frame: VideoFrame) => Promise<CameraFrameResult | DroppedFrame | { late: true }>;
   onFrame: (frame: { index: number; timestamp: number }, out: CameraFrameResult | DroppedFrame | { late: true }) => void;
   counts: { framesIn: number; failed: number };
@@ -126,6 +126,7 @@ export async function runVideo(values: VideoOptions): Promise<number> {
   const deadline = started + runMs;
 
   const ids = Array.from({ length: cameras }, (_, k) => `camera${k + 1}`);
+  const startFrames = ids.map((_, k) => (total ? Math.floor((k * total) / cameras) : 0));
   const analyses = new Map(ids.map((id) => [id, new CameraAnalysis(id, { filter: { classes }, similarity: { enabled: !values['no-skip'] }, tracker: { idPrefix: `${id}/` } })]));
   const counts = new Map(ids.map((id) => [id, { framesIn: 0, failed: 0, error: undefined as string | undefined }]));
 
@@ -156,10 +157,10 @@ export async function runVideo(values: VideoOptions): Promise<number> {
     await Promise.all(ids.map(async (id, k) => {
       const camera = analyses.get(id)!;
       const c = counts.get(id)!;
-      const startFrame = total ? Math.floor((k * total) / cameras) : 0;
+      const startFrame = startFrames[k];
       try {
         await pumpCamera({
-          id, file, startFrame, fps, sourceFps: info.fps, deadline, camera, counts: c,
+          id, file, startFrame, fps, sourceFps: info.fps, deadline, counts: c,
           // Timestamps are the clip's (ms), offset per camera: the tracker runs on frame time.
           submit: (frame) => {
             const source = { kind: 'raw' as const, data: frame.data, width: frame.width, height: frame.height, channels: 3 as const };
@@ -184,10 +185,10 @@ export async function runVideo(values: VideoOptions): Promise<number> {
     const a = analyses.get(id)!.stats;
     const c = counts.get(id)!;
     const lane = stats.sources.find((s) => s.id === id);
-    const dropped = lane ? lane.dropped.replaced + lane.dropped.stale + lane.dropped.closed : 0;
+    const dropped = lane ? totalDropped(lane) : 0;
     return {
       camera: id,
-      startFrame: total ? Math.floor((k * total) / cameras) : 0,
+      startFrame: startFrames[k],
       framesIn: c.framesIn,
       fps: round(a.analysed / elapsedS),
       outputFps: round((a.analysed + a.skipped) / elapsedS),

@@ -107,7 +107,7 @@ export class LaneStats {
   }
 }
 
-function totalDropped(lane: LaneSnapshot): number {
+export function totalDropped(lane: LaneSnapshot): number {
   return DROP_REASONS.reduce((n, r) => n + lane.dropped[r], 0);
 }
 
