@@ -7,7 +7,7 @@ import sdk, {
 import { StorageSettings, type StorageSetting } from '@scrypted/sdk/storage-settings';
 import path from 'path';
 import { CameraAnalysis } from '../engine/camera-analysis';
-import type { DetectionResult, DetectorConfig, DetectOptions } from '../engine/detector';
+import type { DetectionResult, Detector, DetectorConfig, DetectOptions } from '../engine/detector';
 import { DetectionScheduler, type SchedulerOptions } from '../engine/scheduler';
 import { formatSummary } from '../engine/stats';
 import { detectStream } from '../engine/stream';
@@ -294,9 +294,14 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
     return { timestamp, inputDimensions: result.inputDimensions, detections, sourceId };
   }
 
+  /** The detector the scheduler serves, or the one being loaded for it. */
+  private async currentDetector(): Promise<Detector> {
+    return this.scheduler.detector ?? (await this.detectors.get());
+  }
+
   /** The input spec of whatever model the scheduler serves when the frame is picked. */
   private async inputSpec(): Promise<ModelSpec['input']> {
-    return (this.scheduler.detector ?? (await this.detectors.get())).spec.input;
+    return (await this.currentDetector()).spec.input;
   }
 
   /** An API request: queued in order behind other callers (a clear "busy" error when the queue is full). */
@@ -344,7 +349,7 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
   }
 
   async getDetectionModel(_settings?: { [key: string]: unknown }): Promise<ObjectDetectionModel> {
-    const detector = this.scheduler.detector ?? (await this.detectors.get());
+    const detector = await this.currentDetector();
     const { spec } = detector;
     const reported: string[] = this.storageSettings.values.classes;
     const classes = reported.length ? reported : [...spec.labels];
@@ -376,7 +381,7 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
   private services(): PluginServices {
     return {
       scheduler: this.scheduler,
-      spec: async () => (this.scheduler.detector ?? (await this.detectors.get())).spec,
+      spec: async () => (await this.currentDetector()).spec,
       detectOptions: () => this.detectOptions(),
       mediaManager: sdk.mediaManager,
       systemManager: sdk.systemManager,
