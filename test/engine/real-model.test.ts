@@ -1,4 +1,3 @@
-import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,17 +6,12 @@ import { isDropped } from '../../src/engine/job';
 import { DetectionScheduler, type ScheduledResult } from '../../src/engine/scheduler';
 import { detectStream } from '../../src/engine/stream';
 import { MEDIA, YOLOX } from '../paths';
+import { VTEST_HEIGHT, VTEST_WIDTH, vtestFrames } from '../harness/fake-camera';
 
 const MODEL = YOLOX;
-const W = 768;
-const H = 576;
-
-/** The first `n` frames of vtest.avi as raw RGB, decoded once by ffmpeg. */
-function videoFrames(n: number): Uint8Array[] {
-  const out = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(MEDIA, 'vtest.avi'), '-frames:v', String(n),
-    '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 << 20 });
-  return Array.from({ length: n }, (_, i) => new Uint8Array(out.buffer, out.byteOffset + i * W * H * 3, W * H * 3));
-}
+const W = VTEST_WIDTH;
+const H = VTEST_HEIGHT;
+const videoFrames = (n: number): Uint8Array[] => vtestFrames(0, n).map((f) => f.data);
 
 describe.runIf(fs.existsSync(MODEL))('scheduler with YOLOX-Nano on onnxruntime-node', () => {
   let detector: Detector;

@@ -11,17 +11,13 @@ import { HostImage, HostMediaObject } from '../harness/media';
 import { loadPluginFromSource } from '../harness/load';
 import type { TestHost } from '../harness/host';
 import { SHARED } from '../paths';
+import { iouXywh } from '../models/helpers';
 
 const shared = SHARED;
 const media = (name: string) => fs.readFileSync(path.join(shared, 'media', name));
 const hasShared = fs.existsSync(path.join(shared, 'models', 'yolox_nano.onnx'));
 
-function iou(a: number[], b: number[]): number {
-  const ix = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
-  const iy = Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]);
-  if (ix <= 0 || iy <= 0) return 0;
-  return (ix * iy) / (a[2] * a[3] + b[2] * b[3] - ix * iy);
-}
+const iou = iouXywh;
 
 describe.skipIf(!hasShared)('plugin through the test host', () => {
   let host: TestHost;

@@ -7,6 +7,7 @@ import { trackMetrics } from '../../src/engine/tools/track-metrics';
 import { readVideoFrames, type VideoFrame } from '../../src/engine/tools/video-frames';
 import { Tracker } from '../../src/engine/tracker';
 import { VTEST, YOLOX } from '../paths';
+import { iouXywh } from '../models/helpers';
 
 const VIDEO = VTEST;
 const MODEL = YOLOX;
@@ -44,11 +45,7 @@ describe.skipIf(!available)('tracking and skipping on vtest.avi', () => {
 
   const persons = (r: { detections: Detection[] }) => r.detections.filter((d) => d.className === 'person');
   const centreX = (d: Detection) => d.boundingBox[0] + d.boundingBox[2] / 2;
-  const iou = (a: number[], b: number[]) => {
-    const iw = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
-    const ih = Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]);
-    return iw > 0 && ih > 0 ? (iw * ih) / (a[2] * a[3] + b[2] * b[3] - iw * ih) : 0;
-  };
+  const iou = iouXywh;
 
   it('decodes the stretch and finds people in every frame', () => {
     expect(frames).toHaveLength(COUNT);
