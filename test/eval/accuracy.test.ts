@@ -1,4 +1,3 @@
-import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { evaluateCoco, type CocoStats } from '../../src/eval/coco-metric';
 import { createEvalDetector, detectDataset } from '../../src/eval/run-eval';
 import type { Detector } from '../../src/engine/detector';
 import { referenceYoloxDetections } from './reference-yolox';
-import { COCO, MODELS } from '../paths';
+import { COCO, MODELS, pythonWith } from '../paths';
 
 /**
  * Accuracy guard on the first 25 images of ../shared/coco: the plugin's own detection path
@@ -35,25 +34,10 @@ const baseline: Baseline = fs.existsSync(BASELINE_FILE)
   : { images: LIMIT, options: OPTIONS, models: {} };
 const measured: Baseline['models'] = {};
 
-/** A Python with the pool's runtime installed: $NVR_PYTHON, else the project's .venv. */
-function pythonWith(module: string): string | undefined {
-  const candidates = [process.env.NVR_PYTHON, path.resolve(__dirname, '..', '..', '.venv', 'bin', 'python')].filter((p): p is string => !!p);
-  for (const python of candidates) {
-    try {
-      execFileSync(python, ['-c', `import ${module}, numpy`], { stdio: 'ignore', timeout: 30_000 });
-      return python;
-    } catch {
-      // Missing, or without the module: try the next.
-    }
-    if (process.env.NVR_PYTHON) break; // an explicit choice is not second-guessed
-  }
-  return undefined;
-}
-
 const POOL_RUNTIMES = available
   ? [
-      { name: 'onnx-python', device: 'cpu', python: pythonWith('onnxruntime') },
-      { name: 'openvino', device: 'CPU', python: pythonWith('openvino') },
+      { name: 'onnx-python', device: 'cpu', python: pythonWith('onnxruntime, numpy') },
+      { name: 'openvino', device: 'CPU', python: pythonWith('openvino, numpy') },
     ]
   : [];
 

@@ -5,7 +5,7 @@ import path from 'path';
 import { describe, expect, it } from 'vitest';
 import { validateGroundTruth, type CocoDetection, type CocoGroundTruth } from '../../src/eval/coco-dataset';
 import { COCO_PARAMS, evaluateCoco, linspace, STAT_NAMES, type CocoStats } from '../../src/eval/coco-metric';
-import { COCO } from '../paths';
+import { COCO, pythonWith } from '../paths';
 
 interface Reference {
   groundTruth: CocoGroundTruth;
@@ -122,21 +122,7 @@ describe('COCO metric basics', () => {
   });
 });
 
-/** The interpreter with pycocotools, if this machine has one: NVR_PYTHON, then the project venv. */
-function pythonWithPycocotools(): string | undefined {
-  const candidates = [process.env.NVR_PYTHON, path.resolve(__dirname, '..', '..', '.venv', 'bin', 'python')].filter((p): p is string => !!p);
-  for (const python of candidates) {
-    try {
-      execFileSync(python, ['-c', 'import pycocotools.cocoeval'], { stdio: 'ignore' });
-      return python;
-    } catch {
-      // Not there or no pycocotools: try the next.
-    }
-  }
-  return undefined;
-}
-
-const livePython = pythonWithPycocotools();
+const livePython = pythonWith('pycocotools.cocoeval');
 
 describe.skipIf(!livePython || !fs.existsSync(COCO))('COCO metric vs live pycocotools (when installed)', () => {
   it('agrees on a fresh run of the reference script', () => {

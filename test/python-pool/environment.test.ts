@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensurePythonEnvironment, findPython, locateRuntimeDir, PythonEnvironmentError } from '../../src/runtimes/python-pool/environment';
-import { REPO } from './helpers';
+import { REPO } from '../paths';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nvr-env-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
