@@ -19,6 +19,8 @@ except ImportError as err:  # pragma: no cover - depends on the venv
     raise RuntimeUnavailableError(f"openvino is not installed: {err}") from err
 
 DEVICES = ("AUTO", "CPU", "GPU", "NPU")
+#: How often running infer requests are asked whether they failed (see OpenVinoBackend.check).
+FAILURE_CHECK_S = 1.0
 
 
 def try_dynamic_batch(model: Any, input_name: str) -> bool:
@@ -78,6 +80,9 @@ class OpenVinoBackend(Backend):
         self.output_names = [o.get_any_name() for o in compiled.outputs]
         self.idle: asyncio.Queue[Any] | None = None
         self.request_count = requests
+        #: Infer requests started and not yet answered, with the future their callers wait on.
+        self.running: dict[Any, asyncio.Future[Any]] = {}
+        self.check_timer: asyncio.TimerHandle | None = None
 
     def _idle(self) -> asyncio.Queue[Any]:
         # Created lazily: the model is compiled off the event loop, the queue belongs to it.
@@ -108,9 +113,26 @@ class OpenVinoBackend(Backend):
             # done). Setting the tensor directly skips the generic input dispatcher (~40 us).
             request.set_input_tensor(ov.Tensor(tensor, shared_memory=True))
             request.start_async()
+            self.running[request] = done
+            if self.check_timer is None:
+                self.check_timer = loop.call_later(FAILURE_CHECK_S, self.check)
             return await done
         finally:
+            self.running.pop(request, None)
             idle.put_nowait(request)
+
+    def check(self) -> None:
+        """OpenVINO calls the completion callback only when an inference succeeds: one that fails
+        (a device error, a cancel) would leave its caller waiting and its infer request taken for
+        ever. Once a second while any run, each running request is asked; a failed one raises."""
+        self.check_timer = None
+        for request, done in list(self.running.items()):
+            try:
+                request.wait_for(0)  # False while running, True when done; raises if it failed
+            except Exception as err:  # noqa: BLE001 - handed to the caller
+                _settle(done, None, err)
+        if self.running:
+            self.check_timer = asyncio.get_running_loop().call_later(FAILURE_CHECK_S, self.check)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
