@@ -120,7 +120,6 @@ class Batcher:
     async def _call(self, batch: list[_Waiting]) -> list[CallOutput | Exception]:
         size = len(batch)
         self.histogram[size] = self.histogram.get(size, 0) + 1
-        start = time.perf_counter()
         step = max(1, self.backend.max_batch)
         chunks = [batch[i : i + step] for i in range(0, size, step)]
         try:
@@ -128,21 +127,23 @@ class Batcher:
             outputs = await _all([self._run_chunk(chunk) for chunk in chunks])
         except Exception as err:  # noqa: BLE001 - every frame of the call gets the error
             return [err] * size
-        call_ms = (time.perf_counter() - start) * 1000.0
+        ended = time.perf_counter()
         results: list[CallOutput | Exception] = []
-        for chunk, decoded in zip(chunks, outputs):
-            predict_ms = call_ms - sum(d[1] for d in decoded if not isinstance(d, Exception))
+        for chunk, (started, decoded) in zip(chunks, outputs):
+            # From the runtime taking the input to the answer, less decoding; waiting for a free
+            # infer request or thread before that is queue time.
+            predict_ms = (ended - started) * 1000.0 - sum(d[1] for d in decoded if not isinstance(d, Exception))
             for item, frame in zip(chunk, decoded):
                 if isinstance(frame, Exception):
                     results.append(frame)
                 else:
-                    queue_ms = (start - item.accepted) * 1000.0
+                    queue_ms = (started - item.accepted) * 1000.0
                     results.append(CallOutput(frame[0], frame[1], queue_ms, predict_ms, size))
         return results
 
-    async def _run_chunk(self, chunk: list[_Waiting]) -> list[tuple[Any, float] | Exception]:
+    async def _run_chunk(self, chunk: list[_Waiting]) -> tuple[float, list[tuple[Any, float] | Exception]]:
         tensor = chunk[0].tensor[None] if len(chunk) == 1 else np.stack([c.tensor for c in chunk])
-        return await self.backend.run(tensor, lambda outputs: _decode_all(chunk, outputs))
+        return await self.backend.run(tensor, lambda outputs, started: (started, _decode_all(chunk, outputs)))
 
     async def drain(self) -> None:
         """Flushes a waiting window and waits for every started window call."""

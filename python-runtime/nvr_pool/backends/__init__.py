@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -39,10 +40,12 @@ class Backend(ABC):
     takes_pixels: bool = False
 
     @abstractmethod
-    async def run(self, tensor: np.ndarray, consume: Callable[[Outputs], T]) -> T:
-        """Runs one [N, ...] input (N <= max_batch) and returns `consume(outputs)`, every output
-        batch axis first. `consume` runs off the event loop while the outputs are valid: they may
-        be the runtime's own buffers, reused as soon as it returns, so nothing is copied.
+    async def run(self, tensor: np.ndarray, consume: Callable[[Outputs, float], T]) -> T:
+        """Runs one [N, ...] input (N <= max_batch) and returns `consume(outputs, started)`, every
+        output batch axis first, `started` the perf_counter() at which the runtime took the input
+        (after any wait for a free infer request or thread). `consume` runs off the event loop
+        while the outputs are valid: they may be the runtime's own buffers, reused as soon as it
+        returns, so nothing is copied.
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook
@@ -59,8 +62,12 @@ class ThreadedBackend(Backend):
     def infer(self, tensor: np.ndarray) -> Outputs:
         """One blocking inference call."""
 
-    async def run(self, tensor: np.ndarray, consume: Callable[[Outputs], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: consume(self.infer(tensor)))
+    async def run(self, tensor: np.ndarray, consume: Callable[[Outputs, float], T]) -> T:
+        def call() -> T:
+            started = time.perf_counter()
+            return consume(self.infer(tensor), started)
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
 
 
 class BackendFactory(ABC):
