@@ -309,14 +309,12 @@ class Pool:
         predict_pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="predict")
         try:
             factory = create_factory(config, predict_pool)
-        except RuntimeUnavailableError as err:
-            prepare_pool.shutdown(wait=False)
-            predict_pool.shutdown(wait=False)
-            raise ProtocolError("runtime_unavailable", str(err)) from None
         except Exception as err:  # noqa: BLE001 - a broken install must still be answered
             prepare_pool.shutdown(wait=False)
             predict_pool.shutdown(wait=False)
-            raise ProtocolError("runtime_unavailable", f"{config.runtime}: {type(err).__name__}: {err}") from None
+            known = isinstance(err, RuntimeUnavailableError)
+            why = str(err) if known else f"{config.runtime}: {type(err).__name__}: {err}"
+            raise ProtocolError("runtime_unavailable", why) from None
         self.config, self.factory = config, factory
         self.prepare_pool, self.predict_pool = prepare_pool, predict_pool
         self.max_frame = config.max_frame_bytes

@@ -21,15 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nvr_pool.backends.openvino_options import openvino_properties
+from nvr_pool.backends.openvino_options import new_core, openvino_properties
 
 
 def openvino_runner(model: str, device: str, threads: int, runners: int) -> Any:
-    import openvino as ov
-
-    core = ov.Core()
-    if "CPU" in core.available_devices:
-        core.set_property("CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    core = new_core()
     properties = openvino_properties(device, threads, runners)
     compiled = core.compile_model(core.read_model(model), device, properties)
     shape = [d if d > 0 else 1 for d in compiled.inputs[0].get_partial_shape().get_min_shape()]

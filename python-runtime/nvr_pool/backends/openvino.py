@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import InputSpec, ModelEntry, PoolConfig
 from . import Backend, BackendFactory, ModelLoadError, Outputs, RuntimeUnavailableError, T
-from .openvino_options import openvino_properties
+from .openvino_options import new_core, openvino_properties
 
 try:
     import openvino as ov
@@ -152,12 +152,7 @@ class Factory(BackendFactory):
         self.device = config.device.upper() or "AUTO"
         if self.device.split(":")[0].split(".")[0] not in DEVICES:
             raise RuntimeUnavailableError(f'openvino device "{config.device}" is not one of {", ".join(DEVICES)}')
-        self.core = ov.Core()
-        # The CPU plugin computes in bf16 by default on CPUs that have it (AMX, AVX512-BF16),
-        # which moves scores by several points against every other runtime. f32 keeps OpenVINO's
-        # detections the same as ONNX Runtime's; AUTO passes this on when it picks the CPU.
-        if "CPU" in self.core.available_devices:
-            self.core.set_property("CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        self.core = new_core()
 
     def load(self, entry: ModelEntry) -> Backend:
         try:
