@@ -4,8 +4,8 @@ spec the plugin needs for a file it does not know (same conventions as the catal
 yolox_nano), so `npm run eval -- --input-size S` can measure YOLOX-Nano at other sizes. The
 graph itself is size-agnostic (convolutions, a stride-2 slice stem, and reshapes with -1).
 
-    /tmp/evalvenv/bin/pip install onnx
-    /tmp/evalvenv/bin/python test/eval/make-dynamic-yolox.py ../shared/models/yolox_nano.onnx /tmp/dyn/yolox_nano_dyn.onnx
+    .venv/bin/pip install onnx
+    .venv/bin/python test/eval/make-dynamic-yolox.py ../shared/models/yolox_nano.onnx /tmp/dyn/yolox_nano_dyn.onnx
     npm run eval -- --coco ../shared/coco --model /tmp/dyn/yolox_nano_dyn.onnx --input-size 320
 """
 import json

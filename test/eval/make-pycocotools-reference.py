@@ -4,8 +4,8 @@ val2017 images from ../shared/coco), a fixed set of made-up detections, and what
 COCOeval says about them. coco-metric.test.ts checks the TypeScript metric against it to 1e-4.
 
 Run once, when the fixture needs regenerating (the output is committed):
-    python3 -m venv /tmp/evalvenv && /tmp/evalvenv/bin/pip install -r python-runtime/requirements-eval.txt
-    /tmp/evalvenv/bin/python test/eval/make-pycocotools-reference.py [--coco ../shared/coco]
+    npm run setup:python   # .venv with python-runtime/requirements-eval.txt
+    .venv/bin/python test/eval/make-pycocotools-reference.py [--coco ../shared/coco]
 
 The detections are drawn with a fixed seed so that they cover what the metric must get right:
 crowd regions (detections inside them are ignored), small / medium / large objects, several

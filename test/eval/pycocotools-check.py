@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Scores a COCO results file with pycocotools, to cross-check `npm run eval` on a real run:
     npm run eval -- --coco ../shared/coco --no-save --detections /tmp/dets.json
-    /tmp/evalvenv/bin/python test/eval/pycocotools-check.py ../shared/coco/instances_val2017_subset500.json /tmp/dets.json
+    .venv/bin/python test/eval/pycocotools-check.py ../shared/coco/instances_val2017_subset500.json /tmp/dets.json
 """
 import sys
 

@@ -13,7 +13,10 @@ export function installHost(host: TestHost): void {
 export async function loadPluginFromSource<T extends ScryptedDeviceBase>(host = new TestHost()): Promise<{ host: TestHost; plugin: T }> {
   installHost(host);
   const main = await import('../../src/main.js');
-  let exported = (main as { default: unknown }).default;
-  if (typeof exported === 'function' && exported.toString().startsWith('class ')) exported = new (exported as new () => unknown)();
-  return { host, plugin: exported as T };
+  return { host, plugin: instantiatePlugin((main as { default: unknown }).default) as T };
+}
+
+/** The plugin's default export, constructed if it is a class (as Scrypted does). */
+export function instantiatePlugin(exported: unknown): unknown {
+  return typeof exported === 'function' && exported.toString().startsWith('class ') ? new (exported as new () => unknown)() : exported;
 }

@@ -15,6 +15,7 @@ import { builtinModules, createRequire } from 'module';
 import path from 'path';
 import vm from 'vm';
 import { TestHost } from './host';
+import { instantiatePlugin } from './load';
 import { HostImage, HostMediaObject } from './media';
 
 interface PluginUnderTest {
@@ -67,9 +68,7 @@ async function main(): Promise<void> {
   const compiled = vm.compileFunction(script, Object.keys(params), { filename: '/plugin/main.nodejs.js' });
   compiled(...Object.values(params));
 
-  let exported = (module.exports.default ?? module.exports) as unknown;
-  if (typeof exported === 'function' && exported.toString().startsWith('class ')) exported = new (exported as new () => unknown)();
-  const plugin = exported as PluginUnderTest;
+  const plugin = instantiatePlugin(module.exports.default ?? module.exports) as PluginUnderTest;
 
   const dog = fs.readFileSync(path.join(sharedDir, 'media', 'dog.jpg'));
   const model = await plugin.getDetectionModel();

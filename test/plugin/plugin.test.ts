@@ -4,9 +4,8 @@ import path from 'path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionPlugin } from '../../src/plugin/plugin';
-import { execFileSync } from 'child_process';
 import { FakeCamera, FakeVideoFrameGenerator, vtestFrames } from '../harness/fake-camera';
-import { TEST_PYTHON } from '../python-pool/helpers';
+import { poolChildren, TEST_PYTHON } from '../python-pool/helpers';
 import { HostImage, HostMediaObject } from '../harness/media';
 import { loadPluginFromSource } from '../harness/load';
 import type { TestHost } from '../harness/host';
@@ -194,15 +193,6 @@ describe.skipIf(!hasShared)('plugin through the test host', () => {
     expect(plugin.scheduler.hasSource(id)).toBe(false);
     expect(fake.activeGenerators).toBe(0);
   });
-
-  /** Python pool processes this test process started (the supervisor spawns them as children). */
-  const poolChildren = () => {
-    try {
-      return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'nvr_pool'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-    } catch {
-      return [];
-    }
-  };
 
   it.skipIf(!TEST_PYTHON)('switches runtime to openvino and back live: requests in flight finish on the old one, the pool process ends with it', async () => {
     // The pool runs on the prepared test interpreter instead of building a venv in the volume.

@@ -14,6 +14,7 @@ import {
   inferJpegParts,
   inferRawParts,
   MsgType,
+  PROTOCOL_VERSION,
   ResponseReader,
   Status,
   type DecodePrefix,
@@ -60,7 +61,7 @@ function encodeChunks(v: Vector): Uint8Array[] {
 }
 
 describe('protocol golden vectors (TypeScript codec)', () => {
-  it('is protocol version 1', () => expect(manifest.protocol).toBe(1));
+  it('is the protocol version the codec speaks', () => expect(manifest.protocol).toBe(PROTOCOL_VERSION));
 
   const requests = manifest.vectors.filter((v) => v.kind === 'request');
   it.each(requests.map((v) => [v.file, v] as const))('%s: encodes to the golden bytes', (_name, v) => {

@@ -13,7 +13,7 @@ import {
   type PythonPoolRuntime,
 } from '../../src/runtimes/python-pool';
 import type { DetectorRuntime } from '../../src/runtimes/runtime';
-import { DOG, MODEL, pidAlive, SKIP_REASON, TEST_PYTHON } from './helpers';
+import { DOG, MODEL, pidAlive, poolChildren, SKIP_REASON, TEST_PYTHON } from './helpers';
 
 const spec = catalogEntry('yolox_nano')!.spec;
 const options = { confidence: 0.3, iou: 0.45, maxDetections: 100 };
@@ -52,9 +52,11 @@ describe.skipIf(!!SKIP_REASON)('python pool end to end (TypeScript -> Python -> 
   }
 
   it('a model that fails to load is a clear RuntimeError and leaves no process', async () => {
+    const before = poolChildren();
     await expect(
       createPythonPoolRuntime(spec, '/nonexistent/model.onnx', { runtime: 'onnx-python', device: 'cpu', threads: 0, concurrency: 1, env }),
     ).rejects.toThrow(/failed to load.*nonexistent/);
+    expect(poolChildren()).toEqual(before);
   });
 
   it('CoreML off macOS fails with "CoreML needs macOS"', async () => {
