@@ -229,8 +229,7 @@ class Pool:
     def cache_frame(self, req_id: int, payload: memoryview) -> None:
         assert self.config is not None
         frame = parse_cache_frame(payload)
-        image = frame.image
-        stored = RawImage(image.width, image.height, image.fmt, image.x, image.y, bytes(image.pixels))
+        stored = frame.image  # a view of this frame's own receive buffer, which nothing reuses
         self.cache.pop(frame.frame_id, None)
         self.cache[frame.frame_id] = stored
         while len(self.cache) > self.config.cache_frames:
