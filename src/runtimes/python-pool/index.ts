@@ -54,7 +54,8 @@ export class PythonPoolRuntime implements DetectorRuntime {
     private readonly maxBatchSize: number,
   ) {
     const model = ready.models[0]!;
-    // The pool queues requests itself: a second call per predict worker keeps it busy across the IPC round trip.
+    // The pool queues requests itself: a second call per predict worker keeps it busy across the IPC round trip
+    // (OpenVINO starts both at once: REQUESTS_PER_RUNNER in nvr_pool/backends/openvino.py).
     this.info = { runtime: ready.runtime, device: model.device ?? ready.device, concurrency: ready.workers.predict, maxBatch: model.maxBatch, pipelineDepth: 2 };
   }
 
