@@ -7,11 +7,13 @@ export type WorkerRequest =
 
 /**
  * A frame sent to a worker: its pixels in the message, or (`slot`) already copied by the main
- * thread into that one of the worker's `staging` buffers (shared memory).
+ * thread into that one of the worker's `staging` buffers (shared memory); `buffer` is that slot's
+ * buffer when the frame is the first to use a slot the worker was not created with.
  */
 export interface WorkerFrame {
   pixels?: Uint8Array;
   slot?: number;
+  buffer?: SharedArrayBuffer;
   width: number;
   height: number;
   offsetX: number;
@@ -68,10 +70,11 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
   /** How the frame now in `single` was placed: its pad area is valid for another frame placed the same way. */
   let singlePlacement = '';
   const staged = (config.staging ?? []).map((buffer) => new Uint8Array(buffer));
-  /** Per slot, shared memory the outputs of a one-frame run are copied into (grown on demand). */
+  /** Per slot, shared memory the outputs of the run its frame starts are copied into (grown on demand). */
   const outputSlots: SharedArrayBuffer[] = [];
 
   const run = async (msg: Extract<WorkerRequest, { type: 'run' }>) => {
+    for (const f of msg.frames) if (f.buffer) staged[f.slot!] = new Uint8Array(f.buffer);
     const groups = msg.stack ? [msg.frames] : msg.frames.map((f) => [f]);
     const outputs: Record<string, WorkerOutput>[] = [];
     let tensorMs = 0;
@@ -100,23 +103,26 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
       }
       outputs.push(named);
     }
-    const slot = msg.frames.length === 1 ? msg.frames[0].slot : undefined;
     const transfer: ArrayBuffer[] = [];
-    if (slot !== undefined) {
-      // A one-frame run answers through its slot's shared output buffer: the main thread decodes
-      // it in place before it frees the slot, so no 1.2 MB buffer per frame ends up as its garbage.
-      const bytes = Object.values(outputs[0]).reduce((n, o) => n + o.data.byteLength, 0);
-      if (!(outputSlots[slot]?.byteLength >= bytes)) outputSlots[slot] = new SharedArrayBuffer(bytes);
-      let offset = 0;
-      for (const out of Object.values(outputs[0])) {
-        const view = new Float32Array(outputSlots[slot], offset, out.data.length);
-        view.set(out.data);
-        out.data = view;
-        offset += view.byteLength;
-      }
+    if (msg.frames.every((f) => f.slot !== undefined)) {
+      // Each run answers through the shared output buffer of its first frame's slot: the main
+      // thread decodes in place before it frees the slots, so no 1.2 MB buffer per frame ends up
+      // as its garbage.
+      groups.forEach((group, k) => {
+        const slot = group[0].slot!;
+        const bytes = Object.values(outputs[k]).reduce((n, o) => n + o.data.byteLength, 0);
+        if (!(outputSlots[slot]?.byteLength >= bytes)) outputSlots[slot] = new SharedArrayBuffer(bytes);
+        let offset = 0;
+        for (const out of Object.values(outputs[k])) {
+          const view = new Float32Array(outputSlots[slot], offset, out.data.length);
+          view.set(out.data);
+          out.data = view;
+          offset += view.byteLength;
+        }
+      });
     } else {
-      // Several frames: transfer the outputs, never clone them. onnxruntime-node gives each output
-      // a fresh ArrayBuffer of exactly its size, which can be handed over as is.
+      // Transfer the outputs, never clone them. onnxruntime-node gives each output a fresh
+      // ArrayBuffer of exactly its size, which can be handed over as is.
       for (const named of outputs) {
         for (const out of Object.values(named)) {
           const whole = out.data.byteOffset === 0 && out.data.byteLength === out.data.buffer.byteLength;

@@ -64,7 +64,25 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
     expect(await runtime.detect([], options)).toEqual([]);
   });
 
-  it('one frame (sent through shared memory) and the same frame in a multi-frame call (cloned) agree exactly', async () => {
+  it('multi-frame calls stage every frame in shared memory: slots are made as needed, then reused', async () => {
+    const person = await prepare('person.jpg');
+    const iceblock = await prepare('iceblock.jpg');
+    const slots = () => (runtime as unknown as { workers: { staging: unknown[]; freeSlots: number[] }[] }).workers[0];
+    const calls = () => Promise.all([0, 1, 2, 3].map((k) => runtime.detect(k % 2 ? [iceblock.frame, dog.frame, person.frame] : [person.frame, iceblock.frame, dog.frame], options)));
+    const first = await calls();
+    const made = slots().staging.length;
+    expect(made).toBe(6); // two calls of three frames held at once (one running, one waiting)
+    const second = await calls();
+    expect(slots().staging.length).toBe(made);
+    expect(slots().freeSlots.length).toBe(made);
+    const want = [['dog', 'horse', 'person'], [], ['bicycle', 'car', 'dog']];
+    for (const [k, results] of [...first, ...second].entries()) {
+      const order = k % 2 ? [1, 2, 0] : [0, 1, 2];
+      expect(results.map((r) => named(r).filter((n) => n !== 'cat' && n !== 'truck')), `call ${k}`).toEqual(order.map((i) => want[i]));
+    }
+  });
+
+  it('one frame and the same frame in a multi-frame call agree exactly', async () => {
     const person = await prepare('person.jpg');
     const [alone] = await runtime.detect([person.frame], options);
     const [, inCall] = await runtime.detect([dog.frame, person.frame], options);
