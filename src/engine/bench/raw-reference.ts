@@ -116,7 +116,11 @@ export async function rawOrtWorkers(modelPath: string, spec: ModelSpec, frame: P
   }
 }
 
-/** Our runtime alone (any runtime: how the Python pool's raw number is taken), `concurrency` loops back to back. */
+/**
+ * Our runtime alone (any runtime: how the Python pool's raw number is taken): as many loops back to
+ * back as the scheduler keeps calls in flight (`concurrency` x `pipelineDepth`), so a runtime that
+ * pipelines is fed the way the plugin feeds it.
+ */
 export async function runtimeDirect(detector: Detector, frame: PreparedFrame, seconds: number, label: string): Promise<RawResult> {
   const { runtime } = detector;
   const options = { confidence: 0.25, iou: 0.45, maxDetections: 100 };
@@ -132,7 +136,7 @@ export async function runtimeDirect(detector: Detector, frame: PreparedFrame, se
     }
   };
   const started = performance.now();
-  await Promise.all(Array.from({ length: runtime.info.concurrency }, loop));
+  await Promise.all(Array.from({ length: runtime.info.concurrency * (runtime.info.pipelineDepth ?? 1) }, loop));
   const elapsed = (performance.now() - started) / 1000;
   return { label, kind: 'runtime-direct', runners: runtime.info.concurrency, threads: detector.config.threads, runsPerSecond: round(runs / elapsed), p50: round(h.quantile(0.5)), p95: round(h.quantile(0.95)) };
 }
