@@ -82,17 +82,16 @@ class InferenceWorker {
     return p;
   }
 
-  run(request: Extract<WorkerRequest, { type: 'run' }>, transfer: ArrayBuffer[] = []): Promise<Extract<WorkerReply, { type: 'result' }>> {
+  run(request: Extract<WorkerRequest, { type: 'run' }>): Promise<Extract<WorkerReply, { type: 'result' }>> {
     if (this.exited) return Promise.reject(new RuntimeError('inference worker is gone'));
     return new Promise((resolve, reject) => {
       this.pending.set(request.id, { resolve, reject });
-      this.worker.postMessage(request, transfer);
+      this.worker.postMessage(request);
     });
   }
 
-  /** Copies each frame into a free slot (made if none is free); undefined if a frame does not fit one. */
-  stage(frames: PreparedFrame[]): WorkerFrame[] | undefined {
-    if (frames.some((f) => f.pixels.length > this.slotBytes)) return undefined;
+  /** Copies each frame (checked to fit the model input) into a free slot, made if none is free. */
+  stage(frames: PreparedFrame[]): WorkerFrame[] {
     return frames.map(({ pixels, ...geometry }) => {
       let slot = this.freeSlots.pop();
       let buffer: SharedArrayBuffer | undefined;
@@ -106,7 +105,7 @@ class InferenceWorker {
   }
 
   unstage(frames: WorkerFrame[]): void {
-    for (const f of frames) this.freeSlots.push(f.slot!);
+    for (const f of frames) this.freeSlots.push(f.slot);
   }
 
   /** Releases the session before ending the thread: ending a thread that holds one aborts the process. */
@@ -192,23 +191,16 @@ class OnnxNodeRuntime implements DetectorRuntime {
   async detect(frames: PreparedFrame[], options: DecodeOptions): Promise<FrameResult[]> {
     if (this.closing) throw new RuntimeError('runtime is closed');
     if (!frames.length) return [];
+    frames.forEach((frame, i) => checkFrame(frame, i, this.config.width, this.config.height));
     const worker = await this.acquire();
     const staged = worker.stage(frames);
     try {
       const stack = frames.length > 1 && frames.length <= this.info.maxBatch;
-      const transfer: ArrayBuffer[] = [];
-      // Exact-size copies, transferred, only for a frame larger than the model input (never made
-      // by prepare): posting a view would clone its whole underlying buffer, once per frame.
-      const sent = staged ?? frames.map(({ pixels, ...geometry }) => {
-        const own = new Uint8Array(pixels);
-        transfer.push(own.buffer);
-        return { ...geometry, pixels: own };
-      });
-      const reply = await worker.run({ type: 'run', id: this.nextId++, frames: sent, stack }, transfer);
-      // Decoded before the slots are freed: staged frames' outputs live in their slots' shared memory.
+      const reply = await worker.run({ type: 'run', id: this.nextId++, frames: staged, stack });
+      // Decoded before the slots are freed: the outputs live in the slots' shared memory.
       return this.decodeReply(reply, frames.length, options);
     } finally {
-      if (staged) worker.unstage(staged);
+      worker.unstage(staged);
       this.release(worker);
     }
   }
@@ -230,6 +222,14 @@ class OnnxNodeRuntime implements DetectorRuntime {
     if (this.closing) return;
     this.closing = true;
     await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
+
+/** A frame is whole RGB rows placed inside the model input (0x0: all padding); anything else is refused by name. */
+function checkFrame(frame: PreparedFrame, index: number, width: number, height: number): void {
+  const { pixels, width: w, height: h, offsetX: x, offsetY: y } = frame;
+  if (![w, h, x, y].every((v) => Number.isInteger(v) && v >= 0) || x + w > width || y + h > height || pixels.length !== w * h * 3) {
+    throw new RuntimeError(`frame ${index}: ${w}x${h} at +${x}+${y} with ${pixels.length} bytes is not RGB placed inside the ${width}x${height} model input`);
   }
 }
 

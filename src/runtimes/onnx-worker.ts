@@ -6,13 +6,12 @@ export type WorkerRequest =
   | { type: 'close' };
 
 /**
- * A frame sent to a worker: its pixels in the message, or (`slot`) already copied by the main
- * thread into that one of the worker's `staging` buffers (shared memory); `buffer` is that slot's
- * buffer when the frame is the first to use a slot the worker was not created with.
+ * A frame sent to a worker: its pixels are already copied by the main thread into one of the
+ * worker's `staging` buffers (shared memory), `slot`; `buffer` is that slot's buffer when the frame
+ * is the first to use a slot the worker was not created with.
  */
 export interface WorkerFrame {
-  pixels?: Uint8Array;
-  slot?: number;
+  slot: number;
   buffer?: SharedArrayBuffer;
   width: number;
   height: number;
@@ -60,7 +59,7 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
   const config = workerData as WorkerConfig;
   const ort: Ort = req(config.ortPath);
   const port = parentPort!;
-  const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
+  const post = (reply: WorkerReply) => port.postMessage(reply);
   const plane = 3 * config.width * config.height;
   let session: Ort;
   // One input buffer per worker, reused for every single-frame run (runs are serialised by the
@@ -74,7 +73,7 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
   const outputSlots: SharedArrayBuffer[] = [];
 
   const run = async (msg: Extract<WorkerRequest, { type: 'run' }>) => {
-    for (const f of msg.frames) if (f.buffer) staged[f.slot!] = new Uint8Array(f.buffer);
+    for (const f of msg.frames) if (f.buffer) staged[f.slot] = new Uint8Array(f.buffer);
     const groups = msg.stack ? [msg.frames] : msg.frames.map((f) => [f]);
     const outputs: Record<string, WorkerOutput>[] = [];
     let tensorMs = 0;
@@ -86,7 +85,7 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
       group.forEach((f, i) => {
         // The reused buffer keeps its padding while frames keep the same placement (a camera's always do).
         const placed = `${f.width}x${f.height}+${f.offsetX}+${f.offsetY}`;
-        fill(data, i * plane, f.pixels ?? staged[f.slot ?? 0].subarray(0, f.width * f.height * 3), f.width, f.height, f.offsetX, f.offsetY,
+        fill(data, i * plane, staged[f.slot].subarray(0, f.width * f.height * 3), f.width, f.height, f.offsetX, f.offsetY,
           config.width, config.height, config.nchw, config.bgr, config.scale, config.padValue, reuse && placed === singlePlacement);
         if (reuse) singlePlacement = placed;
       });
@@ -103,35 +102,21 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
       }
       outputs.push(named);
     }
-    const transfer: ArrayBuffer[] = [];
-    if (msg.frames.every((f) => f.slot !== undefined)) {
-      // Each run answers through the shared output buffer of its first frame's slot: the main
-      // thread decodes in place before it frees the slots, so no 1.2 MB buffer per frame ends up
-      // as its garbage.
-      groups.forEach((group, k) => {
-        const slot = group[0].slot!;
-        const bytes = Object.values(outputs[k]).reduce((n, o) => n + o.data.byteLength, 0);
-        if (!(outputSlots[slot]?.byteLength >= bytes)) outputSlots[slot] = new SharedArrayBuffer(bytes);
-        let offset = 0;
-        for (const out of Object.values(outputs[k])) {
-          const view = new Float32Array(outputSlots[slot], offset, out.data.length);
-          view.set(out.data);
-          out.data = view;
-          offset += view.byteLength;
-        }
-      });
-    } else {
-      // Transfer the outputs, never clone them. onnxruntime-node gives each output a fresh
-      // ArrayBuffer of exactly its size, which can be handed over as is.
-      for (const named of outputs) {
-        for (const out of Object.values(named)) {
-          const whole = out.data.byteOffset === 0 && out.data.byteLength === out.data.buffer.byteLength;
-          if (!whole || transfer.includes(out.data.buffer as ArrayBuffer)) out.data = new Float32Array(out.data);
-          transfer.push(out.data.buffer as ArrayBuffer);
-        }
+    // Each run answers through the shared output buffer of its first frame's slot: the main thread
+    // decodes in place before it frees the slots, so no 1.2 MB buffer per frame ends up as its garbage.
+    groups.forEach((group, k) => {
+      const slot = group[0].slot;
+      const bytes = Object.values(outputs[k]).reduce((n, o) => n + o.data.byteLength, 0);
+      if (!(outputSlots[slot]?.byteLength >= bytes)) outputSlots[slot] = new SharedArrayBuffer(bytes);
+      let offset = 0;
+      for (const out of Object.values(outputs[k])) {
+        const view = new Float32Array(outputSlots[slot], offset, out.data.length);
+        view.set(out.data);
+        out.data = view;
+        offset += view.byteLength;
       }
-    }
-    post({ type: 'result', id: msg.id, outputs, tensorMs, inferenceMs }, transfer);
+    });
+    post({ type: 'result', id: msg.id, outputs, tensorMs, inferenceMs });
   };
 
   const start = async () => {

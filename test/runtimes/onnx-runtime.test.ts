@@ -95,6 +95,21 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
     expect((await runtime.detect([small.frame], { ...options, confidence: 0.5 }))[0].detections).toEqual([]);
   });
 
+  it('refuses a frame that is not RGB placed inside the model input, by name, and keeps serving', async () => {
+    const rgb = (w: number, h: number) => new Uint8Array(w * h * 3);
+    const bad = [
+      { pixels: rgb(416, 312).subarray(1), width: 416, height: 312, offsetX: 0, offsetY: 0 }, // a byte short
+      { pixels: rgb(416, 312), width: 416, height: 312, offsetX: 0, offsetY: 200 }, // runs off the bottom
+      { pixels: rgb(500, 10), width: 500, height: 10, offsetX: 0, offsetY: 0 }, // wider than the input
+      { pixels: rgb(10, 10), width: 10, height: 10, offsetX: -1, offsetY: 0 },
+      { pixels: rgb(10, 10), width: 10, height: 10, offsetX: 0.5, offsetY: 0 },
+    ];
+    for (const frame of bad) {
+      await expect(runtime.detect([dog.frame, frame], options)).rejects.toThrow(/frame 1: .* is not RGB placed inside the 416x416 model input/);
+    }
+    expect(named((await runtime.detect([dog.frame], options))[0]).filter((n) => n !== 'cat' && n !== 'truck')).toEqual(['bicycle', 'car', 'dog']);
+  });
+
   it('the caller\'s pixels are not consumed by a run (the frame can be run again)', async () => {
     const before = Buffer.from(dog.frame.pixels);
     await runtime.detect([dog.frame], options);

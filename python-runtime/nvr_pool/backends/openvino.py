@@ -23,8 +23,8 @@ DEVICES = ("AUTO", "CPU", "GPU", "NPU")
 #: How often running infer requests are asked whether they failed (see OpenVinoBackend.check).
 FAILURE_CHECK_S = 1.0
 #: Infer requests per stream. With one, a stream idles from the moment its inference ends until
-#: the pool has decoded it, woken its event loop and started the next one (measured: ~10% of
-#: throughput at full load on 2 cores, 5-8% in A/B runs). With two, the next one is already queued.
+#: the pool has decoded it, woken its event loop and started the next one: 5-8% of throughput at
+#: full load on 2 cores, in runs alternating one and two. With two, the next one is already queued.
 REQUESTS_PER_RUNNER = 2
 
 
