@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +33,16 @@ class _Waiting:
     tensor: np.ndarray
     decode: Decode
     accepted: float
-    future: asyncio.Future[CallOutput] | None  # window mode only: the request waits on it
 
 
-def _decode_all(chunk: list[_Waiting], outputs: Outputs) -> list[tuple[Any, float] | Exception]:
+@dataclass
+class _InWindow(_Waiting):
+    """A window-mode frame: its request waits on `future`."""
+
+    future: asyncio.Future[CallOutput]
+
+
+def _decode_all(chunk: Sequence[_Waiting], outputs: Outputs) -> list[tuple[Any, float] | Exception]:
     """Every frame of a chunk decoded; a frame whose decoder fails fails alone (its error is its result)."""
     results: list[tuple[Any, float] | Exception] = []
     for index, item in enumerate(chunk):
@@ -62,7 +68,7 @@ class Batcher:
         self.mode = mode
         self.window_s = window_ms / 1000.0
         self.max_batch_size = max_batch_size
-        self.pending: list[_Waiting] = []
+        self.pending: list[_InWindow] = []
         self.timer: asyncio.TimerHandle | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         #: How many model calls had each batch size (reported by the status command).
@@ -72,20 +78,22 @@ class Batcher:
         """The request's frames through the model; raises the first frame's error, if any."""
         if self.mode == "window":
             loop = asyncio.get_running_loop()
-            waiting = [_Waiting(tensor, decode, accepted, loop.create_future()) for tensor, decode in frames]
-            self._add_to_window(waiting)
-            return list(await asyncio.gather(*(w.future for w in waiting if w.future is not None)))
-        waiting = [_Waiting(tensor, decode, accepted, None) for tensor, decode in frames]
+            in_window = [_InWindow(tensor, decode, accepted, loop.create_future()) for tensor, decode in frames]
+            self._add_to_window(in_window)
+            return list(await asyncio.gather(*(w.future for w in in_window)))
+        waiting = [_Waiting(tensor, decode, accepted) for tensor, decode in frames]
         step = self.max_batch_size if self.mode == "list" else 1
         batches = [waiting[i : i + step] for i in range(0, len(waiting), step)]
         # A request's own calls run in its own task: no task or future per call on the common path.
-        results = [r for rs in await _all([self._call(b) for b in batches]) for r in rs]
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return [r for r in results if isinstance(r, CallOutput)]
+        outputs: list[CallOutput] = []
+        for rs in await _all([self._call(b) for b in batches]):
+            for result in rs:
+                if isinstance(result, Exception):
+                    raise result
+                outputs.append(result)
+        return outputs
 
-    def _add_to_window(self, waiting: list[_Waiting]) -> None:
+    def _add_to_window(self, waiting: list[_InWindow]) -> None:
         self.pending.extend(waiting)
         while len(self.pending) >= self.max_batch_size:  # a full batch goes at once
             self._start_call(self.pending[: self.max_batch_size])
@@ -102,22 +110,22 @@ class Batcher:
         if batch:
             self._start_call(batch)
 
-    def _start_call(self, batch: list[_Waiting]) -> None:
+    def _start_call(self, batch: list[_InWindow]) -> None:
         task = asyncio.get_running_loop().create_task(self._answer(batch))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _answer(self, batch: list[_Waiting]) -> None:
+    async def _answer(self, batch: list[_InWindow]) -> None:
         """A window's call: its frames belong to several requests, each waiting on its futures."""
         for item, result in zip(batch, await self._call(batch)):
-            if item.future is None or item.future.done():
+            if item.future.done():
                 continue
             if isinstance(result, Exception):
                 item.future.set_exception(result)
             else:
                 item.future.set_result(result)
 
-    async def _call(self, batch: list[_Waiting]) -> list[CallOutput | Exception]:
+    async def _call(self, batch: Sequence[_Waiting]) -> list[CallOutput | Exception]:
         size = len(batch)
         self.histogram[size] = self.histogram.get(size, 0) + 1
         step = max(1, self.backend.max_batch)
@@ -141,7 +149,7 @@ class Batcher:
                     results.append(CallOutput(frame[0], frame[1], queue_ms, predict_ms, size))
         return results
 
-    async def _run_chunk(self, chunk: list[_Waiting]) -> tuple[float, list[tuple[Any, float] | Exception]]:
+    async def _run_chunk(self, chunk: Sequence[_Waiting]) -> tuple[float, list[tuple[Any, float] | Exception]]:
         tensor = chunk[0].tensor[None] if len(chunk) == 1 else np.stack([c.tensor for c in chunk])
         return await self.backend.run(tensor, lambda outputs, started: (started, _decode_all(chunk, outputs)))
 

@@ -40,7 +40,6 @@ class SocketReader(asyncio.BufferedProtocol):
         self.tail = 0
         self.target: memoryview | None = None  # the buffer a readexactly waits to fill
         self.filled = 0
-        self.into_target = False  # whether the last get_buffer handed out the target
         self.waiter: asyncio.Future[None] | None = None
         self.transport: asyncio.ReadTransport | None = None
         self.paused = False
@@ -51,9 +50,16 @@ class SocketReader(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment] - a socket transport reads
 
+    def _into_target(self) -> bool:
+        """Whether received bytes go to the waiting read's buffer (else to read-ahead).
+
+        The loop calls get_buffer and buffer_updated back to back, with nothing in between that
+        changes `target` or `filled`, so both ask this and get the same answer.
+        """
+        return self.target is not None and self.filled < len(self.target)
+
     def get_buffer(self, sizehint: int) -> memoryview:
-        self.into_target = self.target is not None and self.filled < len(self.target)
-        if self.into_target:
+        if self._into_target():
             assert self.target is not None
             return self.target[self.filled :]
         if self.head == self.tail:
@@ -69,7 +75,7 @@ class SocketReader(asyncio.BufferedProtocol):
         return memoryview(self.ahead)[self.tail :]
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self.into_target:
+        if self._into_target():
             assert self.target is not None
             self.filled += nbytes
             if self.filled == len(self.target):

@@ -129,5 +129,10 @@ def raw_payload(
     return prefix(**kw) + encode_raw_header(w, h, fmt, x, y) + pixels
 
 
+def cache_payload(frame_id: int, pixels: bytes, w: int, h: int) -> bytes:
+    """A CACHE_FRAME payload: the frame's id, then RGB pixels placed at (0, 0)."""
+    return struct.pack("<I", frame_id) + encode_raw_header(w, h, 0, 0, 0) + pixels
+
+
 def batch_payload(items: list[tuple[int, int, int, int, int, bytes]], **kw: Any) -> bytes:
     return prefix(**kw) + bytes([len(items)]) + b"".join(encode_batch_item(*item) for item in items)

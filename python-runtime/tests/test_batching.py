@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pool_client import MODELS, PoolProcess, batch_payload, model, prefix, raw_payload
+from pool_client import MODELS, PoolProcess, batch_payload, cache_payload, model, prefix, raw_payload
 
-from nvr_pool.protocol import MsgType, encode_raw_header
+from nvr_pool.protocol import MsgType
 
 pytest.importorskip("openvino")
 if not (MODELS / "yolox_nano.onnx").exists():
@@ -31,9 +31,9 @@ def batch_sizes(value: dict[str, Any]) -> list[int]:
     return [r["timings"]["batchSize"] for r in value["results"]]
 
 
-def start(mode: str, runtime: str = "onnx-python", **batch: Any) -> PoolProcess:
+def start(mode: str, **batch: Any) -> PoolProcess:
     p = PoolProcess()
-    p.configure(runtime, batch={"mode": mode, **batch}, concurrency=2)
+    p.configure("onnx-python", batch={"mode": mode, **batch})
     return p
 
 
@@ -87,8 +87,7 @@ def test_window_flushes_at_max_batch_size_without_waiting() -> None:
         assert time.perf_counter() - t < 3.0  # well before the 5 s window
         # a fifth frame waits for its own window; ending the input flushes it
         last = p.send(MsgType.INFER_RAW, raw_payload(FRAME, 128, 96, 0, 0, 0))
-        assert p.proc.stdin is not None
-        p.proc.stdin.close()
+        p.end_input()
         req_id, status, value = p.recv()
         assert (req_id, status, batch_sizes(value)) == (last, 0, [1])
     finally:
@@ -98,7 +97,7 @@ def test_window_flushes_at_max_batch_size_without_waiting() -> None:
 def test_window_with_cached_frames() -> None:
     p = start("window", windowMs=200, maxBatchSize=8)
     try:
-        status, _ = p.call(MsgType.CACHE_FRAME, struct.pack("<I", 1) + encode_raw_header(128, 96, 0, 0, 0) + FRAME)
+        status, _ = p.call(MsgType.CACHE_FRAME, cache_payload(1, FRAME, 128, 96))
         assert status == 0
         status, value = p.call(MsgType.INFER_CACHED, prefix() + bytes([5]) + struct.pack("<5I", 1, 1, 1, 1, 1))
         assert status == 0 and batch_sizes(value) == [5] * 5

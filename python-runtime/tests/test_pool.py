@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from pool_client import MEDIA, MODELS, PoolProcess, batch_payload, model, prefix, raw_payload
+from pool_client import MEDIA, MODELS, PoolProcess, batch_payload, cache_payload, model, prefix, raw_payload
 
 from nvr_pool.protocol import PLACE_AUTO, MsgType, encode_raw_header, encode_request
 
@@ -104,8 +104,7 @@ def test_infer_batch_mixed_items(pool: PoolProcess) -> None:
 
 def test_cache_frame_and_infer_cached(pool: PoolProcess) -> None:
     pixels, w, h = dog_placed()
-    body = struct.pack("<I", 5) + encode_raw_header(w, h, 0, 0, 0) + pixels
-    status, value = pool.call(MsgType.CACHE_FRAME, body)
+    status, value = pool.call(MsgType.CACHE_FRAME, cache_payload(5, pixels, w, h))
     assert status == 0 and value == {"cached": 5, "bytes": len(pixels)}
     status, value = pool.call(MsgType.INFER_CACHED, prefix() + bytes([2]) + struct.pack("<II", 5, 5))
     assert status == 0 and len(value["results"]) == 2 and COCO_DOG in classes(value["results"][1])
@@ -133,8 +132,7 @@ def test_a_burst_behind_configure_is_read_frame_by_frame(transport: str) -> None
             if i % 80 == 40:
                 burst.append(encode_request(req_id, MsgType.INFER_RAW, raw_payload(pixels, w, h, 0, 0, 52)))
             else:
-                cache = struct.pack("<I", 100 + i) + encode_raw_header(16, 16, 0, 0, 0) + tiny
-                burst.append(encode_request(req_id, MsgType.CACHE_FRAME, cache))
+                burst.append(encode_request(req_id, MsgType.CACHE_FRAME, cache_payload(100 + i, tiny, 16, 16)))
         p.send_raw(b"".join(burst))
         assert p.recv()[:2] == (2, 1)  # not configured yet: read, then the read-ahead fills behind it
         assert p.recv()[:2] == (1, 0)

@@ -51,15 +51,14 @@ def small_spec(kind: str, decoder: dict[str, Any], nc: int, output: str = "outpu
 
 
 def yolox_dog() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    import openvino as ov
-
+    from nvr_pool.backends.openvino_options import new_core
     from nvr_pool.preprocess import prepare
     from nvr_pool.protocol import EncodedImage
 
     spec = json.loads((SPECS / "yolox_nano.spec.json").read_text())
     jpeg = (ROOT.parent / "shared" / "media" / "dog.jpg").read_bytes()
     tensor = prepare(EncodedImage(jpeg), parse_spec(spec).input).tensor[None]
-    compiled = ov.Core().compile_model(str(ROOT.parent / "shared" / "models" / "yolox_nano.onnx"), "CPU")
+    compiled = new_core().compile_model(str(ROOT.parent / "shared" / "models" / "yolox_nano.onnx"), "CPU")
     out = compiled.create_infer_request().infer({0: tensor})
     return spec, {"output": np.asarray(next(iter(out.values())), dtype=np.float32)}
 

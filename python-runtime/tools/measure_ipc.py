@@ -20,9 +20,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pool_client import PoolProcess, model, prefix, raw_payload
+from pool_client import PoolProcess, cache_payload, model, prefix, raw_payload
 
-from nvr_pool.protocol import MsgType, encode_raw_header
+from nvr_pool.protocol import MsgType
 
 
 def run(p: PoolProcess, msg_type: int, payload: bytes, n: int) -> tuple[float, float]:
@@ -48,7 +48,7 @@ def main() -> None:
     p = PoolProcess()
     try:
         p.configure(args.runtime, models=[model("yolox_nano")], concurrency=1, batch={"mode": "none"})
-        status, _ = p.call(MsgType.CACHE_FRAME, struct.pack("<I", 1) + encode_raw_header(size, size, 0, 0, 0) + frame)
+        status, _ = p.call(MsgType.CACHE_FRAME, cache_payload(1, frame, size, size))
         assert status == 0
         raw = raw_payload(frame, size, size, 0, 0, 0)
         cached = prefix() + bytes([1]) + struct.pack("<I", 1)

@@ -34,15 +34,26 @@ def openvino_runner(model: str, device: str, threads: int, runners: int) -> Any:
     return lambda i: requests[i].infer({0: data})
 
 
+def onnx_providers(device: str) -> list[str]:
+    """The pool's provider list for `device`: a device setting (cpu, cuda, auto, ...) or the name
+    of the provider the pool reports it runs on (e.g. CUDAExecutionProvider)."""
+    import onnxruntime as ort
+
+    from nvr_pool.backends.onnx import providers_for
+
+    if device.endswith("ExecutionProvider"):
+        return list(dict.fromkeys([device, "CPUExecutionProvider"]))  # CPU's own name: CPU alone
+    return providers_for(device, ort.get_available_providers())
+
+
 def onnx_runner(model: str, device: str, threads: int, runners: int) -> Any:
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    from nvr_pool.backends.onnx import session_options
+
+    options = session_options(threads)
     options.inter_op_num_threads = 1
-    providers = ["CPUExecutionProvider"]
-    if device.lower() == "cuda":
-        providers.insert(0, "CUDAExecutionProvider")
+    providers = onnx_providers(device)
     sessions = [ort.InferenceSession(model, sess_options=options, providers=providers) for _ in range(runners)]
     first = sessions[0].get_inputs()[0]
     data = np.full([d if isinstance(d, int) and d > 0 else 1 for d in first.shape], 114, dtype=np.float32)

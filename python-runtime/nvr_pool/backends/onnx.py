@@ -39,6 +39,14 @@ def providers_for(device: str, available: list[str]) -> list[str]:
     return PROVIDERS[key]
 
 
+def session_options(threads: int) -> ort.SessionOptions:
+    """The session options the pool loads with: `threads` intra-op threads (0: ONNX Runtime decides)."""
+    options = ort.SessionOptions()
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    return options
+
+
 class OnnxBackend(ThreadedBackend):
     def __init__(self, session: ort.InferenceSession, max_batch: int, executor: Executor) -> None:
         super().__init__(executor)
@@ -59,11 +67,10 @@ class Factory(BackendFactory):
         self.providers = providers_for(config.device, ort.get_available_providers())
 
     def load(self, entry: ModelEntry) -> Backend:
-        options = ort.SessionOptions()
-        if self.config.threads > 0:
-            options.intra_op_num_threads = self.config.threads
         try:
-            session = ort.InferenceSession(entry.path, sess_options=options, providers=self.providers)
+            session = ort.InferenceSession(
+                entry.path, sess_options=session_options(self.config.threads), providers=self.providers
+            )
         except Exception as err:
             raise ModelLoadError(f"onnxruntime cannot load {entry.path}: {err}") from err
         inputs = session.get_inputs()
