@@ -1,4 +1,4 @@
-import sdk, {
+import {
   MixinDeviceBase, ScryptedDeviceType, ScryptedInterface,
   type Camera, type MediaManager, type VideoCamera, type MediaObject, type MixinDeviceOptions, type ObjectDetectionResult, type ObjectDetectionTypes,
   type ObjectDetector, type ObjectsDetected, type Setting, type Settings, type SettingValue,
@@ -76,10 +76,9 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
   private lastEmptyEmitted = true;
   private readonly emitted: number[] = [];
   private latencyMs?: number;
-  private readonly counts = { events: 0, frameErrors: 0, detectErrors: 0 };
+  private readonly counts = { events: 0, detectErrors: 0 };
   private lastError?: { message: string; at: number };
   private readonly logged = new Map<string, number>();
-  private pumpState: PumpState = 'stopped';
 
   readonly storageSettings = new StorageSettings(this, {
     enabled: {
@@ -190,7 +189,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     const jpeg = source.kind === 'raw'
       ? await sharp()(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } }).jpeg().toBuffer()
       : Buffer.from(source.data);
-    return this.mediaManager.createMediaObject(jpeg, 'image/jpeg', { sourceId: this.id });
+    return this.services.mediaManager.createMediaObject(jpeg, 'image/jpeg', { sourceId: this.id });
   }
 
   // ---- Settings ------------------------------------------------------------------------------
@@ -204,7 +203,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
         this.console.error('the camera\'s own settings failed to load:', (e as Error).message);
       }
     }
-    const spec = await this.specIfLoaded();
+    const spec = this.services.scheduler.detector?.spec;
     for (const setting of await this.storageSettings.getSettings()) {
       if (setting.key === 'classes' && spec) setting.choices = [...spec.labels];
       settings.push({ ...setting, key: `${this.groupKey}:${setting.key}`, group: this.group });
@@ -225,7 +224,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     const settings = this.storageSettings.settings as Record<string, { readonly?: boolean }>;
     if (!(own in settings)) throw new SettingError(`unknown setting "${key}"`);
     if (settings[own].readonly) throw new SettingError(`${own} is read-only`);
-    const labels = (await this.specIfLoaded())?.labels ?? COCO_LABELS;
+    const labels = this.services.scheduler.detector?.spec.labels ?? COCO_LABELS;
     const normalised = cameraValidators[own] ? cameraValidators[own](value, labels) : value;
     await this.storageSettings.putSetting(own, normalised as SettingValue);
     this.applySetting(own);
@@ -273,10 +272,6 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
 
   // ---- pump and results ----------------------------------------------------------------------
 
-  private get mediaManager(): MediaManager {
-    return this.services.mediaManager ?? sdk.mediaManager;
-  }
-
   private startPump(): void {
     if (this.released || this.pump?.running) return;
     const epoch = ++this.epoch;
@@ -310,14 +305,11 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     this.pump = undefined;
     this.services.scheduler.closeSource(this.id);
     await pump?.stop();
-    // A frame handed over while stopping could have reopened the source.
-    this.services.scheduler.closeSource(this.id);
   }
 
+  /** The pump reports a state only when it changes: `running` is new each time. */
   private onPumpState(state: PumpState, via?: string): void {
-    const previous = this.pumpState;
-    this.pumpState = state;
-    if (state === 'running' && previous !== 'running') this.console.log(`receiving frames (${via})`);
+    if (state === 'running') this.console.log(`receiving frames (${via})`);
     void this.onDeviceEvent(ScryptedInterface.Settings, undefined);
   }
 
@@ -329,7 +321,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
   private async onFrame(frame: PumpFrame, epoch: number): Promise<void> {
     // Asked each frame (it resolves at once once loaded): a model swap may change the input size.
     const { input } = await this.services.spec();
-    const source = await frameToSource(frame, input, this.mediaManager, !!this.storageSettings.values.similaritySkip);
+    const source = await frameToSource(frame, input, this.services.mediaManager, !!this.storageSettings.values.similaritySkip);
     if (epoch !== this.epoch) return;
     const pixels: FramePixels | undefined = source.kind === 'raw'
       ? { data: source.data, width: source.width, height: source.height, channels: source.channels }
@@ -346,8 +338,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
       (e: unknown) => {
         if (epoch !== this.epoch || this.released) return;
         const error = e instanceof Error ? e : new Error(String(e));
-        if (error instanceof ImageInputError) this.counts.frameErrors++;
-        else this.counts.detectErrors++;
+        if (!(error instanceof ImageInputError)) this.counts.detectErrors++;
         this.reportError(new Error(`detection failed: ${error.message}`));
       },
     );
@@ -400,10 +391,6 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     }
   }
 
-  private async specIfLoaded() {
-    return Promise.race([this.services.spec(), new Promise<undefined>((r) => setTimeout(r, 50, undefined).unref())]).catch(() => undefined);
-  }
-
   // ---- status --------------------------------------------------------------------------------
 
   /** Everything a person (or a test) needs to see how this camera is doing. */
@@ -411,7 +398,7 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
     const a = this.analysis.stats;
     return {
       enabled: !!this.storageSettings.values.enabled,
-      pump: this.pumpState,
+      pump: this.pump?.state ?? 'stopped',
       via: this.pump?.via,
       eventsPerSecond: this.emitted.length / 10,
       latencyMs: this.latencyMs,
@@ -422,7 +409,6 @@ export class CameraDetectionMixin extends MixinDeviceBase<CameraDevice> implemen
       late: a.late,
       events: this.counts.events,
       badFrames: this.pump?.counts.badFrames ?? 0,
-      frameErrors: this.counts.frameErrors,
       detectErrors: this.counts.detectErrors,
       streamFailures: this.pump?.counts.failures ?? 0,
       tracks: a.tracker.confirmed,
@@ -485,10 +471,11 @@ export async function frameToSource(frame: PumpFrame, input: InputSpec, mediaMan
   if (!jpeg?.length) throw new ImageInputError('the camera returned an empty snapshot (0 bytes)');
   if (!wantPixels) return { kind: 'encoded', data: jpeg, mimeType: 'image/jpeg' };
   try {
-    const meta = await sharp()(jpeg).metadata();
+    const image = sharp()(jpeg);
+    const meta = await image.metadata();
     if (!meta.width || !meta.height) throw new Error('no dimensions');
     const placement = placeImage(meta.width, meta.height, input);
-    const data = await sharp()(jpeg).resize(placement.width, placement.height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+    const data = await image.resize(placement.width, placement.height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
     return { kind: 'raw', data, width: placement.width, height: placement.height, channels: 3, originalSize: [meta.width, meta.height] };
   } catch (e) {
     throw new ImageInputError(`snapshot (${jpeg.length} bytes) is not a readable image: ${(e as Error).message}`, { cause: e });

@@ -89,8 +89,8 @@ export class FramePump {
   private lastDelivered = -Infinity;
   private badStreak = 0;
   private deliveredThisAttempt = 0;
-  /** Frames handed to onFrame / unusable frames / stream failures, since construction. */
-  readonly counts = { frames: 0, badFrames: 0, failures: 0, restarts: 0 };
+  /** Unusable frames / stream failures, since construction. */
+  readonly counts = { badFrames: 0, failures: 0 };
   state: PumpState = 'stopped';
   via?: 'video' | 'snapshot';
 
@@ -151,7 +151,6 @@ export class FramePump {
         this.setState('backoff');
         this.options.onError(e instanceof Error ? e : new Error(String(e)), delay);
         if ((await this.sleep(delay)) === STOPPED) break;
-        this.counts.restarts++;
       }
     }
     this.closeGenerator();
@@ -234,7 +233,6 @@ export class FramePump {
       this.options.onError(error);
       return;
     }
-    this.counts.frames++;
     this.deliveredThisAttempt++;
     this.badStreak = 0;
     this.setState('running');

@@ -1,6 +1,6 @@
 import { FilterError, formatMinScores, parseMinScores } from '../engine/filters';
 import { validateZones, ZoneError, type Zone } from '../engine/zones';
-import { SettingError } from './settings';
+import { numberIn, SettingError } from './settings';
 
 /**
  * Per-camera settings: parsing and validation, kept apart from the mixin so the rules are plain
@@ -14,14 +14,6 @@ export const FRAME_SOURCE_MODES: readonly FrameSourceMode[] = ['auto', 'video', 
 export const FPS_RANGE: [number, number] = [0.1, 30];
 export const TRACK_END_RANGE: [number, number] = [0.2, 600];
 export const SIMILARITY_RANGE: [number, number] = [0.1, 50];
-
-function numberIn(title: string, value: unknown, [min, max]: [number, number]): number {
-  const n = typeof value === 'number' ? value : Number(String(value ?? '').trim());
-  if (String(value ?? '').trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    throw new SettingError(`${title} must be a number from ${min} to ${max} (got "${String(value)}")`);
-  }
-  return n;
-}
 
 function bool(title: string, value: unknown): boolean {
   if (value === true || value === 'true') return true;
@@ -94,7 +86,7 @@ export function validateZonesSetting(value: unknown): string {
 /** Validators by setting key; keys without one are stored as given. */
 export const cameraValidators: Record<string, (value: unknown, labels: readonly string[]) => unknown> = {
   enabled: (v) => bool('enabled', v),
-  fps: (v) => numberIn('detection fps cap', v, FPS_RANGE),
+  fps: (v) => numberIn('detection fps cap', v, ...FPS_RANGE),
   frameSource: (v) => {
     const mode = String(v ?? '').trim().toLowerCase();
     if (!FRAME_SOURCE_MODES.includes(mode as FrameSourceMode)) {
@@ -106,6 +98,6 @@ export const cameraValidators: Record<string, (value: unknown, labels: readonly 
   minScores: validateMinScores,
   zones: validateZonesSetting,
   similaritySkip: (v) => bool('skip unchanged frames', v),
-  similarityThreshold: (v) => numberIn('unchanged-frame threshold', v, SIMILARITY_RANGE),
-  trackEndSeconds: (v) => numberIn('track end time', v, TRACK_END_RANGE),
+  similarityThreshold: (v) => numberIn('unchanged-frame threshold', v, ...SIMILARITY_RANGE),
+  trackEndSeconds: (v) => numberIn('track end time', v, ...TRACK_END_RANGE),
 };

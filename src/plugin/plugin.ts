@@ -7,7 +7,7 @@ import sdk, {
 import { StorageSettings, type StorageSetting } from '@scrypted/sdk/storage-settings';
 import path from 'path';
 import { CameraAnalysis } from '../engine/camera-analysis';
-import type { DetectionResult, Detector, DetectorConfig, DetectOptions } from '../engine/detector';
+import type { DetectionResult, DetectorConfig, DetectOptions } from '../engine/detector';
 import { DetectionScheduler, type SchedulerOptions } from '../engine/scheduler';
 import { formatSummary } from '../engine/stats';
 import { detectStream } from '../engine/stream';
@@ -64,7 +64,7 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
         + 'openvino: CPU, GPU, NPU. auto: the runtime\'s default (onnx: cpu; openvino: AUTO).',
       combobox: true,
       defaultValue: 'auto',
-      onGet: async (): Promise<StorageSetting> => ({ choices: DEVICES[this.runtimeName] ?? ['auto'] }),
+      onGet: async (): Promise<StorageSetting> => ({ choices: DEVICES[this.storageSettings.values.runtime] ?? ['auto'] }),
     },
     threads: {
       title: 'Threads per runner',
@@ -181,10 +181,6 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
     this.reload();
   }
 
-  private get runtimeName(): string {
-    return this.storage.getItem('runtime') ?? 'onnx';
-  }
-
   private get volume(): string {
     return process.env.SCRYPTED_PLUGIN_VOLUME ?? path.resolve('.nvr-detect');
   }
@@ -285,23 +281,19 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
     };
   }
 
-  private toObjectsDetected(result: DetectionResult, timestamp: number, sourceId?: string): ObjectsDetected {
-    const detections: ObjectDetectionResult[] = result.detections.map((d) => ({
-      className: d.className,
-      score: d.score,
-      boundingBox: d.boundingBox,
-    }));
+  /** `detections` defaults to the result's, as class, score and box. */
+  private toObjectsDetected(
+    result: DetectionResult,
+    timestamp: number,
+    sourceId?: string,
+    detections: ObjectDetectionResult[] = result.detections.map(({ className, score, boundingBox }) => ({ className, score, boundingBox })),
+  ): ObjectsDetected {
     return { timestamp, inputDimensions: result.inputDimensions, detections, sourceId };
-  }
-
-  /** The detector the scheduler serves, or the one being loaded for it. */
-  private async currentDetector(): Promise<Detector> {
-    return this.scheduler.detector ?? (await this.detectors.get());
   }
 
   /** The input spec of whatever model the scheduler serves when the frame is picked. */
   private async inputSpec(): Promise<ModelSpec['input']> {
-    return (await this.currentDetector()).spec.input;
+    return (await this.detectors.get()).spec.input;
   }
 
   /** An API request: queued in order behind other callers (a clear "busy" error when the queue is full). */
@@ -340,16 +332,14 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
     });
     for await (const { frame, result } of stream) {
       const tracked = analysis.analysed(result, frame.timestamp);
-      const detected = this.toObjectsDetected(result, frame.timestamp, session?.sourceId);
-      detected.detections = tracked.detections.map(({ className, score, boundingBox, id, history, movement }) => ({
-        className, score, boundingBox, id, history, movement,
-      }));
+      const detected = this.toObjectsDetected(result, frame.timestamp, session?.sourceId,
+        tracked.detections.map(({ className, score, boundingBox, id, history, movement }) => ({ className, score, boundingBox, id, history, movement })));
       yield { __json_copy_serialize_children: true, videoFrame: frame, detected };
     }
   }
 
   async getDetectionModel(_settings?: { [key: string]: unknown }): Promise<ObjectDetectionModel> {
-    const detector = await this.currentDetector();
+    const detector = await this.detectors.get();
     const { spec } = detector;
     const reported: string[] = this.storageSettings.values.classes;
     const classes = reported.length ? reported : [...spec.labels];
@@ -381,7 +371,7 @@ export class DetectionPlugin extends ScryptedDeviceBase implements ObjectDetecti
   private services(): PluginServices {
     return {
       scheduler: this.scheduler,
-      spec: async () => (await this.currentDetector()).spec,
+      spec: async () => (await this.detectors.get()).spec,
       detectOptions: () => this.detectOptions(),
       mediaManager: sdk.mediaManager,
       systemManager: sdk.systemManager,

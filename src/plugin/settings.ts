@@ -40,7 +40,8 @@ export function defaultThreads(cores = os.availableParallelism?.() ?? os.cpus().
   return Math.max(1, Math.floor(cores / defaultConcurrency(cores)));
 }
 
-function numberIn(key: string, value: unknown, min: number, max: number, integer = false): number {
+/** A number within [min, max] (a whole one when `integer`), from a number or its text; otherwise a SettingError. */
+export function numberIn(key: string, value: unknown, min: number, max: number, integer = false): number {
   const n = typeof value === 'number' ? value : Number(String(value ?? '').trim());
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
     throw new SettingError(`${key} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (got "${String(value)}")`);

@@ -7,7 +7,6 @@ import sharp from 'sharp';
 import { HostImage, HostMediaObject } from './media';
 import { VTEST } from '../paths';
 
-export { VTEST };
 export const VTEST_WIDTH = 768;
 export const VTEST_HEIGHT = 576;
 
@@ -71,8 +70,7 @@ export class FakeStream extends HostMediaObject {
 
 /** A camera of another plugin: Camera (JPEG snapshots) and VideoCamera (a stream for a VideoFrameGenerator). */
 export class FakeCamera implements Camera, VideoCamera {
-  /** Streams handed out / generators started / generators ended (returned, thrown or closed). */
-  streamsOpened = 0;
+  /** Generators started / generators ended (returned, thrown or closed). */
   generatorsStarted = 0;
   generatorsEnded = 0;
   pictures = 0;
@@ -111,7 +109,6 @@ export class FakeCamera implements Camera, VideoCamera {
 
   async getVideoStream(_options?: RequestMediaStreamOptions): Promise<MediaObject> {
     if (this.behaviour === 'stream-error') throw new Error(`${this.name}: connection refused`);
-    this.streamsOpened++;
     return new FakeStream(this);
   }
 

@@ -11,21 +11,13 @@ import { FakeCamera, FakeVideoFrameGenerator, vtestFrames, type FakeBehaviour } 
 import { TestHost } from '../harness/host';
 import { installHost } from '../harness/load';
 import type { HostMediaObject } from '../harness/media';
+import { sleep, until } from '../harness/wait';
 import { YOLOX } from '../paths';
 
 const MODEL = YOLOX;
 const hasShared = fs.existsSync(MODEL);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-
-async function until(what: string, test: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const FAST: Partial<PumpTuning> = { backoffMinMs: 100, backoffMaxMs: 400, stallMs: 3_000 };
 
@@ -90,6 +82,17 @@ describe.skipIf(!hasShared)('camera mixin through the test host', () => {
   const setting = async (mixin: MixinType, key: string): Promise<Setting | undefined> =>
     (await mixin.getSettings()).find((s) => s.key === `nvrdetect:${key}`);
 
+  /** After a stop: no more events, no scheduler source, no generator. Returns the event count it settled at. */
+  async function expectQuiet(cam: ReturnType<typeof camera>): Promise<number> {
+    await sleep(300);
+    const settled = detections(cam.id).length;
+    await sleep(1_000);
+    expect(detections(cam.id).length).toBe(settled);
+    expect(scheduler.hasSource(cam.id)).toBe(false);
+    expect(cam.fake.activeGenerators).toBe(0);
+    return settled;
+  }
+
   it('is offered to cameras, doorbells and video devices, not to other devices or detectors', () => {
     expect(canMixinCamera('Camera', ['Camera'])).toEqual(['ObjectDetector', 'Settings']);
     expect(canMixinCamera('Doorbell', ['BinarySensor'])).toEqual(['ObjectDetector', 'Settings']);
@@ -132,12 +135,7 @@ describe.skipIf(!hasShared)('camera mixin through the test host', () => {
     await expect(cam.mixin.getDetectionInput('nope')).rejects.toThrow(/not one of the last/);
 
     await cam.mixin.putSetting('nvrdetect:enabled', false);
-    await sleep(300);
-    const stopped = detections(cam.id).length;
-    await sleep(1_000);
-    expect(detections(cam.id).length).toBe(stopped);
-    expect(scheduler.hasSource(cam.id)).toBe(false);
-    expect(cam.fake.activeGenerators).toBe(0);
+    const stopped = await expectQuiet(cam);
     expect(cam.fake.generatorsEnded).toBe(1);
     expect((await setting(cam.mixin, 'status'))?.value).toBe('Disabled');
 
@@ -145,12 +143,7 @@ describe.skipIf(!hasShared)('camera mixin through the test host', () => {
     await until('events again', () => detections(cam.id).length > stopped + 2);
 
     await cam.mixin.release();
-    await sleep(300);
-    const released = detections(cam.id).length;
-    await sleep(1_000);
-    expect(detections(cam.id).length).toBe(released);
-    expect(scheduler.hasSource(cam.id)).toBe(false);
-    expect(cam.fake.activeGenerators).toBe(0);
+    await expectQuiet(cam);
     expect(host.listenerCount()).toBe(listenersBefore);
     expect(timers()).toBeLessThanOrEqual(timersBefore);
   });

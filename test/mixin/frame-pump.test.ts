@@ -3,8 +3,7 @@ import type { FramePump as PumpType, FramePumpOptions, PumpFrame } from '../../s
 import { FakeCamera, FakeVideoFrameGenerator, vtestFrames, type FakeBehaviour } from '../harness/fake-camera';
 import { TestHost } from '../harness/host';
 import { installHost } from '../harness/load';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, until } from '../harness/wait';
 
 describe('frame pump', () => {
   const host = new TestHost();
@@ -80,7 +79,7 @@ describe('frame pump', () => {
       },
       tuning: { backoffMinMs: 50, backoffMaxMs: 50, maxBadFrames: 3 },
     });
-    await until(() => errors.some((e) => e.retryInMs !== undefined));
+    await until('a failed stream', () => errors.some((e) => e.retryInMs !== undefined), 5_000, 20);
     expect(errors[0]).toMatchObject({ message: 'frame 768x576 returned no pixels', retryInMs: undefined });
     expect(errors.find((e) => e.retryInMs)!.message).toBe('3 unusable frames in a row (last: frame 768x576 returned no pixels)');
   });
@@ -88,16 +87,8 @@ describe('frame pump', () => {
   it('says clearly when there is no way to get frames', async () => {
     const { errors } = pump('ok', { interfaces: ['Camera'], mode: 'video' });
     const none = pump('ok', { interfaces: ['VideoCamera'], mode: 'snapshot' });
-    await until(() => errors.length > 0 && none.errors.length > 0);
+    await until('errors from both pumps', () => errors.length > 0 && none.errors.length > 0, 5_000, 20);
     expect(errors[0].message).toMatch(/frame source is "video" but this camera has no video stream/);
     expect(none.errors[0].message).toMatch(/frame source is "snapshot" but this camera cannot take pictures/);
   });
 });
-
-async function until(test: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(20);
-  }
-}
