@@ -20,24 +20,19 @@ export function resultFileName(report: Pick<EvalReport, 'model' | 'runtime' | 'i
 
 const pct = (v: number) => (v < 0 ? '-' : (v * 100).toFixed(1));
 
-interface Row {
-  file: string;
-  report: EvalReport;
-}
-
-function readReports(dir: string): Row[] {
+function readReports(dir: string): EvalReport[] {
   if (!fs.existsSync(dir)) return [];
-  const rows: Row[] = [];
+  const reports: EvalReport[] = [];
   for (const file of fs.readdirSync(dir).filter((f) => /^eval-.*\.json$/.test(f)).sort()) {
     try {
       const report = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as EvalReport;
-      if (report.metric?.stats) rows.push({ file, report });
+      if (report.metric?.stats) reports.push(report);
     } catch {
       // Not one of ours or half-written: leave it out of the table rather than fail the run.
     }
   }
-  return rows.sort((a, b) =>
-    a.report.model.localeCompare(b.report.model) || b.report.images - a.report.images || a.report.runtime.localeCompare(b.report.runtime) || a.report.inputSize.localeCompare(b.report.inputSize, undefined, { numeric: true }),
+  return reports.sort((a, b) =>
+    a.model.localeCompare(b.model) || b.images - a.images || a.runtime.localeCompare(b.runtime) || a.inputSize.localeCompare(b.inputSize, undefined, { numeric: true }),
   );
 }
 
@@ -82,7 +77,7 @@ export function saveReport(report: EvalReport, dir: string, fullSize: boolean): 
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, resultFileName(report, fullSize));
   fs.writeFileSync(file, JSON.stringify(report, null, 1) + '\n');
-  const rows = readReports(dir).map((r) => r.report);
+  const rows = readReports(dir);
   const md = path.join(dir, 'eval-summary.md');
   const csv = path.join(dir, 'eval-summary.csv');
   fs.writeFileSync(md, summaryMarkdown(rows));

@@ -1,12 +1,11 @@
 import fs from 'fs';
 import os from 'os';
-import path from 'path';
 import { DEFAULT_DETECT_OPTIONS, Detector, type DetectionTimings, type DetectOptions } from '../engine/detector';
 import { COCO_CATEGORY_IDS, COCO_LABELS } from '../models/labels';
 import { readOnnxInfo } from '../models/onnx-info';
 import { validateSpec, type ModelSpec } from '../models/spec';
 import { resolveModel } from '../models/store';
-import { configurePythonPool, createRuntime } from '../runtimes';
+import { configurePythonPool, createRuntime, defaultPoolExtras } from '../runtimes';
 import { RuntimeError } from '../runtimes/runtime';
 import { imagePath, openDataset, type CocoDataset, type CocoDetection, type CocoGroundTruth } from './coco-dataset';
 import { evaluateCoco, type CocoEvalResult } from './coco-metric';
@@ -91,7 +90,7 @@ export async function createEvalDetector(config: Pick<EvalConfig, 'model' | 'run
   // Pool runtimes (openvino, onnx-python, coreml) log their set-up through the evaluation's log.
   if (config.onLog) {
     const onLog = config.onLog;
-    configurePythonPool(() => ({ dataDir: process.env.NVR_DATA_DIR ?? path.join(os.homedir(), '.cache', 'nvr-detect'), onLog }));
+    configurePythonPool(() => ({ ...defaultPoolExtras(), onLog }));
   }
   const model = await resolveModel(config.model);
   const spec = config.inputSize ? specAtSize(model.path, model.spec, config.inputSize) : model.spec;

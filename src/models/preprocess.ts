@@ -68,18 +68,22 @@ export async function prepareImage(source: ImageSource, input: InputSpec): Promi
   const started = performance.now();
   if (!source.data.length) throw new ImageInputError(`empty image buffer (${describe(source)})`);
 
-  let pipeline: SharpPipeline | undefined;
+  // Built on use for raw frames: a frame already at the model's size never touches sharp.
+  let pipeline: () => SharpPipeline;
   let srcWidth: number;
   let srcHeight: number;
   try {
     if (source.kind === 'raw') {
       checkRaw(source);
       [srcWidth, srcHeight] = source.originalSize ?? [source.width, source.height];
+      const { data, width, height, channels } = source;
+      pipeline = () => sharp()(data, { raw: { width, height, channels } });
     } else {
       // libvips' own limit would refuse a huge header with a message that hides its size; the
       // check below refuses it by name, from the header alone, before anything is decoded.
-      pipeline = sharp()(source.data, { failOn: 'error', limitInputPixels: false, autoOrient: true });
-      const meta = await pipeline.metadata();
+      const decoder = sharp()(source.data, { failOn: 'error', limitInputPixels: false, autoOrient: true });
+      pipeline = () => decoder;
+      const meta = await decoder.metadata();
       srcWidth = meta.autoOrient?.width ?? meta.width ?? 0;
       srcHeight = meta.autoOrient?.height ?? meta.height ?? 0;
       if (!srcWidth || !srcHeight) throw new ImageInputError('image has no dimensions');
@@ -99,9 +103,7 @@ export async function prepareImage(source: ImageSource, input: InputSpec): Promi
     pixels = source.data;
   } else {
     try {
-      // Built only here for raw frames: a frame already at the model's size never touches sharp.
-      pipeline ??= sharp()(source.data, source.kind === 'raw' ? { raw: { width: source.width, height: source.height, channels: source.channels } } : {});
-      const { data, info } = await pipeline
+      const { data, info } = await pipeline()
         .resize(width, height, { fit: 'fill', kernel: 'linear' })
         .removeAlpha()
         .toColourspace('srgb')

@@ -13,11 +13,18 @@ export type RuntimeFactory = (modelPath: string, spec: ModelSpec, options: Runti
 
 const factories = new Map<string, RuntimeFactory>([['onnx', createOnnxRuntime]]);
 
-/** Where the Python pool keeps its virtual environments outside Scrypted (the plugin uses its volume). */
-let poolExtras: () => PythonPoolExtras = () => ({
-  dataDir: process.env.NVR_DATA_DIR ?? path.join(os.homedir(), '.cache', 'nvr-detect'),
-  onLog: (line) => console.error(line),
-});
+/**
+ * What Python pools start with outside Scrypted (the plugin uses its volume): virtual
+ * environments under $NVR_DATA_DIR or ~/.cache/nvr-detect, set-up log on stderr.
+ */
+export function defaultPoolExtras(): PythonPoolExtras {
+  return {
+    dataDir: process.env.NVR_DATA_DIR ?? path.join(os.homedir(), '.cache', 'nvr-detect'),
+    onLog: (line) => console.error(line),
+  };
+}
+
+let poolExtras: () => PythonPoolExtras = defaultPoolExtras;
 
 /** Sets what the next Python pools start with: data folder, Python path, batching, callbacks. */
 export function configurePythonPool(extras: () => PythonPoolExtras): void {

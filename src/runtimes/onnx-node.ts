@@ -24,6 +24,9 @@ const __name = (f) => f;
 const fillTensor = ${fillTensor.toString()};
 (${onnxWorkerMain.toString()})(require, fillTensor);`;
 
+/** A worker's settings before its staging buffers, which InferenceWorker makes. */
+type SessionConfig = Omit<WorkerConfig, 'staging'>;
+
 interface Pending {
   resolve: (reply: Extract<WorkerReply, { type: 'result' }>) => void;
   reject: (error: Error) => void;
@@ -48,12 +51,12 @@ class InferenceWorker {
   private closed?: () => void;
   exited = false;
 
-  constructor(config: WorkerConfig, onDeath: (w: InferenceWorker, error: Error) => void) {
+  constructor(config: SessionConfig, onDeath: (w: InferenceWorker, error: Error) => void) {
     this.slotBytes = config.width * config.height * 3;
     const staging = Array.from({ length: PIPELINE_DEPTH }, () => new SharedArrayBuffer(this.slotBytes));
     this.staging = staging.map((buffer) => new Uint8Array(buffer));
     this.freeSlots = this.staging.map((_, i) => i);
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...config, staging }, name: 'onnx-inference' });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...config, staging } satisfies WorkerConfig, name: 'onnx-inference' });
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (reply: WorkerReply) => {
         if (reply.type === 'ready') resolve(reply);
@@ -130,7 +133,7 @@ class OnnxNodeRuntime implements DetectorRuntime {
   private nextId = 1;
   private closing = false;
 
-  constructor(readonly spec: ModelSpec, private readonly config: WorkerConfig, options: RuntimeOptions) {
+  constructor(readonly spec: ModelSpec, private readonly config: SessionConfig, options: RuntimeOptions) {
     this.info = { runtime: 'onnx', device: config.provider, concurrency: Math.max(1, options.concurrency), maxBatch: 1, pipelineDepth: PIPELINE_DEPTH };
   }
 
@@ -248,7 +251,7 @@ export async function createOnnxRuntime(modelPath: string, spec: ModelSpec, opti
     throw new RuntimeError(`unknown execution provider "${options.device}" (use one of ${Object.keys(PROVIDERS).join(', ')})`);
   }
   const { input } = spec;
-  const config: WorkerConfig = {
+  const config: SessionConfig = {
     ortPath: resolveNative('onnxruntime-node'),
     modelPath,
     inputName: input.name,

@@ -43,7 +43,7 @@ export interface WorkerConfig {
   threads: number;
   provider: string;
   /** Shared memory, width x height x 3 bytes each, one per call the worker may hold (see WorkerFrame). */
-  staging?: SharedArrayBuffer[];
+  staging: SharedArrayBuffer[];
 }
 
 /**
@@ -68,7 +68,7 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
   let single: Float32Array | undefined;
   /** How the frame now in `single` was placed: its pad area is valid for another frame placed the same way. */
   let singlePlacement = '';
-  const staged = (config.staging ?? []).map((buffer) => new Uint8Array(buffer));
+  const staged = config.staging.map((buffer) => new Uint8Array(buffer));
   /** Per slot, shared memory the outputs of the run its frame starts are copied into (grown on demand). */
   const outputSlots: SharedArrayBuffer[] = [];
 

@@ -4,22 +4,20 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SHARED } from '../paths';
+import { REPO, SHARED, YOLOX } from '../paths';
 
-const repo = path.resolve(__dirname, '../..');
-const shared = SHARED;
-const zipPath = path.join(repo, 'dist', 'plugin.zip');
+const zipPath = path.join(REPO, 'dist', 'plugin.zip');
 
-describe.skipIf(!fs.existsSync(path.join(shared, 'models', 'yolox_nano.onnx')))('the built plugin bundle', () => {
+describe.skipIf(!fs.existsSync(YOLOX))('the built plugin bundle', () => {
   beforeAll(() => {
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'pipe' });
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'pipe' });
   }, 180_000);
 
   it('packs main.nodejs.js with its source map and fs/, and never inlines native modules', () => {
     const names = new AdmZip(zipPath).getEntries().map((e) => e.entryName);
     expect(names).toEqual(expect.arrayContaining(['main.nodejs.js', 'main.nodejs.js.map', 'fs/README.txt']));
     expect(names.some((n) => n.startsWith('fs/python-runtime/'))).toBe(true);
-    const main = fs.readFileSync(path.join(repo, 'dist', 'main.nodejs.js'), 'utf8');
+    const main = fs.readFileSync(path.join(REPO, 'dist', 'main.nodejs.js'), 'utf8');
     // Inlined, onnxruntime-node would bring its binding loader and sharp its libvips loader.
     expect(main).not.toMatch(/onnxruntime_binding\.node|sharp-\$\{|libvips-cpp/);
     // The SDK probes import.meta; left in, Node 20.19+ would take the bundle for an ES module.
@@ -28,8 +26,8 @@ describe.skipIf(!fs.existsSync(path.join(shared, 'models', 'yolox_nano.onnx')))(
 
   it('loads in a Scrypted-like host and detects with native modules from the plugin volume', () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nvr-bundle-'));
-    const output = execFileSync(process.execPath, ['--import', 'tsx', path.join(repo, 'test/harness/run-bundle.ts'), zipPath, work, shared], {
-      cwd: repo,
+    const output = execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/harness/run-bundle.ts'), zipPath, work, SHARED], {
+      cwd: REPO,
       encoding: 'utf8',
       timeout: 120_000,
       env: { ...process.env, NODE_OPTIONS: '' },

@@ -6,7 +6,7 @@ import { evaluateCoco, type CocoStats } from '../../src/eval/coco-metric';
 import { createEvalDetector, detectDataset } from '../../src/eval/run-eval';
 import type { Detector } from '../../src/engine/detector';
 import { referenceYoloxDetections } from './reference-yolox';
-import { COCO, MODELS, pythonWith } from '../paths';
+import { COCO, MODELS, pythonWith, YOLOX } from '../paths';
 
 /**
  * Accuracy guard on the first 25 images of ../shared/coco: the plugin's own detection path
@@ -28,7 +28,7 @@ interface Baseline {
   models: Record<string, Pick<CocoStats, 'ap' | 'ap50'>>;
 }
 
-const available = fs.existsSync(path.join(COCO, 'images')) && fs.existsSync(path.join(MODELS, 'yolox_nano.onnx'));
+const available = fs.existsSync(path.join(COCO, 'images')) && fs.existsSync(YOLOX);
 const baseline: Baseline = fs.existsSync(BASELINE_FILE)
   ? (JSON.parse(fs.readFileSync(BASELINE_FILE, 'utf8')) as Baseline)
   : { images: LIMIT, options: OPTIONS, models: {} };
@@ -91,7 +91,7 @@ describe.skipIf(!available)(`plugin accuracy on the first ${LIMIT} COCO images`,
     // Same resampler as the plugin (libvips linear), everything else this test's own: letterbox
     // geometry, tensor fill, grid decode, un-letterbox and NMS. The resampler alone moves these 25
     // images by more than a point either way (see reference-yolox.ts's command for both).
-    const reference = evaluateCoco(dataset.gt, await referenceYoloxDetections(path.join(MODELS, 'yolox_nano.onnx'), images, { ...OPTIONS, resizer: 'libvips' })).stats;
+    const reference = evaluateCoco(dataset.gt, await referenceYoloxDetections(YOLOX, images, { ...OPTIONS, resizer: 'libvips' })).stats;
     const ours = plugin.yolox_nano ?? (await pluginStats(dataset, 'yolox_nano.onnx'));
     expect(Math.abs(ours.ap - reference.ap) * 100, `plugin ${(ours.ap * 100).toFixed(2)} vs reference ${(reference.ap * 100).toFixed(2)}`).toBeLessThanOrEqual(0.5);
     expect(Math.abs(ours.ap50 - reference.ap50) * 100).toBeLessThanOrEqual(0.5);

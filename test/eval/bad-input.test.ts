@@ -7,11 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CocoDatasetError, openDataset, readGroundTruth, subsetGroundTruth, validateGroundTruth } from '../../src/eval/coco-dataset';
 import { EvalError, createEvalDetector, runEvaluation, DEFAULT_EVAL } from '../../src/eval/run-eval';
 import { resultFileName, summaryMarkdown } from '../../src/eval/results';
-import { COCO, YOLOX } from '../paths';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const SHARED_COCO = COCO;
-const MODEL = YOLOX;
+import { COCO, REPO, YOLOX } from '../paths';
 
 const goodGt = () => ({
   images: [
@@ -89,32 +85,32 @@ describe('COCO dataset: bad input gives clear errors', () => {
     expect(() => subsetGroundTruth(gt, 0)).toThrow(/positive integer/);
   });
 
-  it.skipIf(!fs.existsSync(MODEL))('an image that cannot be decoded fails the run with its path, not a crash or a skip', async () => {
+  it.skipIf(!fs.existsSync(YOLOX))('an image that cannot be decoded fails the run with its path, not a crash or a skip', async () => {
     const d = folder('corrupt-image', JSON.stringify(goodGt()), ['a.jpg', 'b.jpg']);
-    await expect(runEvaluation({ ...DEFAULT_EVAL, cocoDir: d, model: MODEL })).rejects.toThrow(/detection failed on .*a\.jpg/);
+    await expect(runEvaluation({ ...DEFAULT_EVAL, cocoDir: d, model: YOLOX })).rejects.toThrow(/detection failed on .*a\.jpg/);
     // Two lanes: the first failure still ends the run with that image's name.
-    await expect(runEvaluation({ ...DEFAULT_EVAL, cocoDir: d, model: MODEL, concurrency: 2 })).rejects.toThrow(/detection failed on .*[ab]\.jpg/);
+    await expect(runEvaluation({ ...DEFAULT_EVAL, cocoDir: d, model: YOLOX, concurrency: 2 })).rejects.toThrow(/detection failed on .*[ab]\.jpg/);
   });
 });
 
 describe('eval configuration errors', () => {
-  it.skipIf(!fs.existsSync(MODEL))('unknown runtime is reported as not available', async () => {
-    await expect(createEvalDetector({ ...DEFAULT_EVAL, model: MODEL, runtime: 'no-such-runtime' })).rejects.toThrow(EvalError);
-    await expect(createEvalDetector({ ...DEFAULT_EVAL, model: MODEL, runtime: 'no-such-runtime' })).rejects.toThrow(/runtime "no-such-runtime" is not available/);
+  it.skipIf(!fs.existsSync(YOLOX))('unknown runtime is reported as not available', async () => {
+    await expect(createEvalDetector({ ...DEFAULT_EVAL, model: YOLOX, runtime: 'no-such-runtime' })).rejects.toThrow(EvalError);
+    await expect(createEvalDetector({ ...DEFAULT_EVAL, model: YOLOX, runtime: 'no-such-runtime' })).rejects.toThrow(/runtime "no-such-runtime" is not available/);
   });
 
-  it.skipIf(!fs.existsSync(MODEL))('--input-size on a model with a fixed input is refused, naming the shape', async () => {
-    await expect(createEvalDetector({ ...DEFAULT_EVAL, model: MODEL, inputSize: 320 })).rejects.toThrow(/fixed 416x416 input .*--input-size 320 cannot be used/);
+  it.skipIf(!fs.existsSync(YOLOX))('--input-size on a model with a fixed input is refused, naming the shape', async () => {
+    await expect(createEvalDetector({ ...DEFAULT_EVAL, model: YOLOX, inputSize: 320 })).rejects.toThrow(/fixed 416x416 input .*--input-size 320 cannot be used/);
   });
 
   it('the CLI exits 1 with the message for a missing image, and 2 for bad arguments', async () => {
     const run = promisify(execFile);
-    const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+    const tsx = path.join(REPO, 'node_modules', '.bin', 'tsx');
     const d = folder('cli-missing', JSON.stringify(goodGt()), ['a.jpg']);
-    const failed = await run(tsx, ['src/cli/eval.ts', '--coco', d, '--no-save'], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
+    const failed = await run(tsx, ['src/cli/eval.ts', '--coco', d, '--no-save'], { cwd: REPO }).catch((e: { code: number; stderr: string }) => e);
     expect((failed as { code: number }).code).toBe(1);
     expect((failed as { stderr: string }).stderr).toMatch(/eval: 1 of 2 images named in .* are not in .*\(b\.jpg\)/);
-    const usage = await run(tsx, ['src/cli/eval.ts', '--coco', d, '--limit', 'x'], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
+    const usage = await run(tsx, ['src/cli/eval.ts', '--coco', d, '--limit', 'x'], { cwd: REPO }).catch((e: { code: number; stderr: string }) => e);
     expect((usage as { code: number }).code).toBe(2);
     expect((usage as { stderr: string }).stderr).toMatch(/--limit must be a positive integer/);
   });
@@ -131,8 +127,8 @@ describe('results files', () => {
     expect(summaryMarkdown([])).toContain('| model | runtime |');
   });
 
-  it.skipIf(!fs.existsSync(SHARED_COCO))('the shared COCO set opens whole: 500 images, 3,842 annotations, all on disk', () => {
-    const ds = openDataset(SHARED_COCO);
+  it.skipIf(!fs.existsSync(COCO))('the shared COCO set opens whole: 500 images, 3,842 annotations, all on disk', () => {
+    const ds = openDataset(COCO);
     expect(ds.gt.images).toHaveLength(500);
     expect(ds.gt.annotations).toHaveLength(3842);
     expect(ds.gt.annotations.filter((a) => a.iscrowd)).toHaveLength(43);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { media, pythonWith, REPO, YOLOX as MODEL } from '../paths';
 
-export { REPO, SHARED, YOLOX as MODEL } from '../paths';
+export { YOLOX as MODEL } from '../paths';
 export const DOG = media('dog.jpg');
 
 /** The interpreter with the pool's packages ($NVR_PYTHON or the project's .venv). */

@@ -95,7 +95,7 @@ describe.skipIf(!!SKIP_REASON)('python pool end to end (TypeScript -> Python -> 
     });
 
     it('SIGKILL under load fails every waiting request within 1 s, then the pool restarts and serves', async () => {
-      const frame = (await prepareImage({ kind: 'encoded', data: readFileSync(DOG) }, spec.input)).frame;
+      const { frame } = dog;
       const pid = rt.pool.pid!;
       const load = Array.from({ length: 8 }, () => rt.detect([frame, frame], options).then(() => 'ok', (e: Error) => e));
       await new Promise((r) => setTimeout(r, 30));
@@ -119,7 +119,7 @@ describe.skipIf(!!SKIP_REASON)('python pool end to end (TypeScript -> Python -> 
       const pid = rt.pool.pid!;
       process.kill(pid, 'SIGSTOP');
       const started = performance.now();
-      const hung = await rt.detect([(await prepareImage({ kind: 'encoded', data: readFileSync(DOG) }, spec.input)).frame], options).catch((e: Error) => e);
+      const hung = await rt.detect([dog.frame], options).catch((e: Error) => e);
       expect(hung).toBeInstanceOf(PoolUnavailableError);
       expect(performance.now() - started).toBeLessThan(4000);
       expect(errors.some((e) => /answered nothing/.test(e.message))).toBe(true);

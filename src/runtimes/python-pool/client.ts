@@ -60,13 +60,14 @@ export class PoolClient {
       }, timeoutMs);
       this.pending.set(reqId, { resolve, reject, timer });
       if (this.pending.size === 1) this.lastActivity = performance.now(); // the hang clock starts now
-      // A failed write (EPIPE) means the process is dying: its exit fails this request with the
+      // A failed write (EPIPE, reported on the stream's 'error' event, which the supervisor
+      // listens to) means the process is dying: its exit fails this request with the
       // real reason (signal, exit code, last stderr lines) a moment later; a pipe that breaks
       // without an exit is caught by the supervisor's hang watchdog.
       // Corked, the chunks leave in one writev. The caller's pixels are written from where they
       // lie: they are in the socket before the pool can answer, so before the caller reuses them.
       this.input.cork();
-      for (const chunk of chunks) this.input.write(chunk, () => undefined);
+      for (const chunk of chunks) this.input.write(chunk);
       this.input.uncork();
     });
   }

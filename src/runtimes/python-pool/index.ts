@@ -129,7 +129,7 @@ export async function createPythonPoolRuntime(spec: ModelSpec, modelPath: string
       batch: { mode: options.batchMode ?? 'list', windowMs: options.batchWindowMs ?? 10, maxBatchSize },
       models: [{ spec, path: modelPath }],
     },
-    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    requestTimeoutMs: options.requestTimeoutMs,
     maxInFlight: options.maxInFlight,
     hangTimeoutMs: options.hangTimeoutMs,
     env,

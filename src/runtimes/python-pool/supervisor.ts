@@ -146,8 +146,7 @@ export class PoolSupervisor {
     const deadline = performance.now() + timeoutMs;
     // A ready pool with a free slot (every frame, normally) needs no deadline timers of its own:
     // the client's per-request deadline covers it.
-    const ready = this.state === 'ready' ? this.running : undefined;
-    const running = ready?.readyAt !== undefined ? ready : await withDeadline(this.connection(), timeoutMs, 'waiting for the python pool to start');
+    const running = this.state === 'ready' && this.running ? this.running : await withDeadline(this.connection(), timeoutMs, 'waiting for the python pool to start');
     if (this.slots > 0) {
       this.slots--;
     } else {
