@@ -41,6 +41,11 @@ export function numberOption(name: string, value: string | undefined, fallback: 
   return optionalNumber(name, value, min, max, integer) ?? fallback;
 }
 
+/** A comma-separated list option (`--classes person,car`): items trimmed, empty ones dropped; undefined when the option is absent or "". */
+export function listOption(value: string | undefined): string[] | undefined {
+  return value ? value.split(',').map((item) => item.trim()).filter(Boolean) : undefined;
+}
+
 type RuntimeValues = { model?: string; runtime?: string; device?: string; threads?: string; concurrency?: string };
 
 /** The detector the RUNTIME_OPTIONS ask for, with the plugin's defaults (device `auto` as in its settings). */

@@ -20,6 +20,7 @@ import { DetectionScheduler } from '../engine/scheduler';
 import { formatSummary, type LaneSnapshot, type StatsSnapshot } from '../engine/stats';
 import { detectStream } from '../engine/stream';
 import { placeImage } from '../models/geometry';
+import { prepareImage } from '../models/preprocess';
 import type { InputSpec } from '../models/spec';
 import { defaultSearchDirs, resolveModel } from '../models/store';
 
@@ -160,9 +161,6 @@ interface RunResult {
   offeredFps: number;
   throughput: number;
   ratioToRaw: number;
-  /** The reference measured again right after this run, averaged with the first measurement. */
-  rawAdjacent?: number;
-  ratioToAdjacentRaw?: number;
   /** min and max per-camera processed fps over the mean. */
   fairness: { min: number; max: number; withinPct: number };
   latency: LaneSnapshot['latency'];
@@ -176,6 +174,13 @@ interface RunResult {
   loadAverage: number;
   summary: string;
 }
+
+/** A main-scenario run, compared with its reference measured again right after it. */
+type MainRunResult = RunResult & {
+  /** The reference measured again right after this run, averaged with the first measurement. */
+  rawAdjacent: number;
+  ratioToAdjacentRaw: number;
+};
 
 /** N cameras at F fps through the scheduler for `seconds` (after a warm-up), counted in that window only. */
 async function runCameras(args: Args, detector: Detector, config: Config, set: FrameSet, cameras: number, fps: number, seconds: number, rawBest: number): Promise<RunResult> {
@@ -293,28 +298,27 @@ async function main(): Promise<void> {
 
   // Raw references: onnxruntime-node alone, every (runners, threads) the sweep uses, plus the main thread.
   const raw: RawResult[] = [];
-  const probe = await Detector.create({ model: model.path, runtime: 'onnx', device: args.device, threads: 1, concurrency: 1 }).catch(() => undefined);
-  const sample = probe ? (await probe.prepare(frameSource(set, 0))).frame : undefined;
-  await probe?.close();
-  if (sample && args.runtime.includes('onnx')) {
+  const addRaw = (r: RawResult) => {
+    raw.push(r);
+    log(args, `raw  ${r.label}: ${r.runsPerSecond} runs/s, p50 ${r.p50} ms`);
+  };
+  // The sample frame every raw reference runs, prepared once as every detector of this model would.
+  const sample = (await prepareImage(frameSource(set, 0), model.spec.input)).frame;
+  if (args.runtime.includes('onnx')) {
     const threadsSet = new Set<number>();
     for (const c of all.filter((c) => c.runtime === 'onnx')) {
       threadsSet.add(c.threads);
       threadsSet.add(c.threads * c.concurrency);
     }
-    for (const t of [...threadsSet].sort()) {
-      raw.push(await rawOrtMain(model.path, model.spec, sample, t, args.rawSeconds));
-      log(args, `raw  ${raw.at(-1)!.label}: ${raw.at(-1)!.runsPerSecond} runs/s, p50 ${raw.at(-1)!.p50} ms`);
-    }
+    for (const t of [...threadsSet].sort()) addRaw(await rawOrtMain(model.path, model.spec, sample, t, args.rawSeconds));
     const pairs = new Set(all.filter((c) => c.runtime === 'onnx').map((c) => `${c.concurrency}x${c.threads}`));
     for (const p of pairs) {
       const [r, t] = p.split('x').map(Number);
-      raw.push(await rawOrtWorkers(model.path, model.spec, sample, r, t, args.rawSeconds));
-      log(args, `raw  ${raw.at(-1)!.label}: ${raw.at(-1)!.runsPerSecond} runs/s, p50 ${raw.at(-1)!.p50} ms`);
+      addRaw(await rawOrtWorkers(model.path, model.spec, sample, r, t, args.rawSeconds));
     }
   }
 
-  const runs: RunResult[] = [];
+  const runs: MainRunResult[] = [];
   const latency: (RunResult & { rawPredictP50: number; rawPredictHotP50: number; limitMs: number; pass: boolean })[] = [];
   const overload: RunResult[] = [];
   let serial: SerialResult | undefined;
@@ -327,25 +331,19 @@ async function main(): Promise<void> {
     const { runtime, concurrency, threads } = group[0];
     const detector = await Detector.create({ model: model.path, runtime, device: args.device, threads, concurrency });
     try {
-      const prepared = (await detector.prepare(frameSource(set, 0))).frame;
-      const direct = await runtimeDirect(detector, prepared, args.rawSeconds, `${runtime} runtime alone c${concurrency} t${threads}`);
-      raw.push(direct);
-      log(args, `raw  ${direct.label}: ${direct.runsPerSecond} runs/s, p50 ${direct.p50} ms`);
+      const direct = await runtimeDirect(detector, sample, args.rawSeconds, `${runtime} runtime alone c${concurrency} t${threads}`);
+      addRaw(direct);
       // The Python runtimes alone (OpenVINO / ONNX Runtime for Python, no pool code), with the pool's interpreter.
       const pool = (detector.runtime as { pool?: { python: string } }).pool;
-      const rawPy = () => rawPython(pool!.python, runtime, model.path, detector!.runtime.info.device, concurrency, threads, args.rawSeconds);
-      if (pool && (runtime === 'openvino' || runtime === 'onnx-python')) {
-        const r = await rawPy();
-        raw.push(r);
-        log(args, `raw  ${r.label}: ${r.runsPerSecond} runs/s, p50 ${r.p50} ms`);
-      }
+      const rawPy = (seconds = args.rawSeconds, pace = 0) => rawPython(pool!.python, runtime, model.path, detector.runtime.info.device, concurrency, threads, seconds, pace);
+      if (pool && (runtime === 'openvino' || runtime === 'onnx-python')) addRaw(await rawPy());
       // The reference is the best raw configuration of this runtime with no plugin code: ORT alone
       // for onnx, OpenVINO / ONNX Runtime for Python alone for the pool (our runtime alone if neither).
       const candidates = runtime === 'onnx'
         ? raw.filter((r) => r.kind === 'ort-main' || r.kind === 'ort-workers')
         : raw.filter((r) => r.kind === 'python-raw' && r.label.startsWith(runtime));
       if (!candidates.length) candidates.push(direct);
-      const best = candidates.reduce((a, b) => (b.runsPerSecond > a.runsPerSecond ? b : a), candidates[0] ?? direct);
+      const best = candidates.reduce((a, b) => (b.runsPerSecond > a.runsPerSecond ? b : a));
       references[key] = { best, direct };
 
       for (const config of group) {
@@ -355,15 +353,15 @@ async function main(): Promise<void> {
             if (offered < best.runsPerSecond) {
               log(args, `note: ${cams} x ${args.fps} fps offers ${offered} fps, below the raw ${best.runsPerSecond}/s: the ratio is capped by the offered load`);
             }
-            const r = await runCameras(args, detector, config, set, cams, args.fps, args.seconds, best.runsPerSecond);
+            const measured = await runCameras(args, detector, config, set, cams, args.fps, args.seconds, best.runsPerSecond);
             // The machine is shared: measure the reference again right after, and compare with the mean of both.
             const again = best.kind === 'python-raw' ? await rawPy()
-              : sample && best.kind !== 'runtime-direct'
+              : best.kind !== 'runtime-direct'
                 ? await (best.kind === 'ort-main' ? rawOrtMain(model.path, model.spec, sample, best.threads, args.rawSeconds)
                   : rawOrtWorkers(model.path, model.spec, sample, best.runners, best.threads, args.rawSeconds))
-                : await runtimeDirect(detector, prepared, args.rawSeconds, direct.label);
-            r.rawAdjacent = round((best.runsPerSecond + again.runsPerSecond) / 2);
-            r.ratioToAdjacentRaw = round(r.throughput / r.rawAdjacent, 3);
+                : await runtimeDirect(detector, sample, args.rawSeconds, direct.label);
+            const rawAdjacent = round((best.runsPerSecond + again.runsPerSecond) / 2);
+            const r: MainRunResult = { ...measured, rawAdjacent, ratioToAdjacentRaw: round(measured.throughput / rawAdjacent, 3) };
             runs.push(r);
             log(args, `run  ${r.config} ${cams}x${args.fps}fps: ${r.throughput} fps (${r.ratioToRaw} of raw ${best.runsPerSecond}; ${r.ratioToAdjacentRaw} of adjacent raw ${r.rawAdjacent}), p50 ${r.latency.p50} p95 ${r.latency.p95} ms, fairness ±${r.fairness.withinPct}%, peak RSS ${r.memory.peakMb} MB`);
           }
@@ -373,10 +371,10 @@ async function main(): Promise<void> {
           // thread for onnx, OpenVINO / ONNX Runtime for Python alone for the pool (our runtime alone
           // for any other). `hot` is the same runtime back to back, for comparison.
           const hot = raw.find((x) => x.kind === 'ort-main' && x.threads === threads && runtime === 'onnx') ?? (pool ? best : direct);
-          const predict = runtime === 'onnx' && sample
+          const predict = runtime === 'onnx'
             ? await rawOrtMain(model.path, model.spec, sample, threads, args.latencySeconds, 5)
             : pool && best.kind === 'python-raw'
-              ? await rawPython(pool.python, runtime, model.path, detector.runtime.info.device, concurrency, threads, args.latencySeconds, 5)
+              ? await rawPy(args.latencySeconds, 5)
               : hot;
           const r = await runCameras(args, detector, config, set, 1, 5, args.latencySeconds, best.runsPerSecond);
           const limitMs = round(predict.p50 + 3 + (config.batch === 'window' ? config.windowMs : 0));
@@ -404,10 +402,10 @@ async function main(): Promise<void> {
   const checks: { check: string; pass: boolean; detail: string }[] = [];
   for (const r of runs.filter((x) => x.cameras === 8)) {
     const floor = r.config.startsWith('onnx') ? 0.9 : 0.85;
-    const raw = r.rawAdjacent ?? r.throughput / Math.max(r.ratioToRaw, 1e-9);
+    const raw = r.rawAdjacent;
     const tag = `${r.config} 8x${r.fps}`;
     if (r.offeredFps >= raw) {
-      checks.push({ check: `${tag}: throughput >= ${floor} of raw`, pass: (r.ratioToAdjacentRaw ?? r.ratioToRaw) >= floor,
+      checks.push({ check: `${tag}: throughput >= ${floor} of raw`, pass: r.ratioToAdjacentRaw >= floor,
         detail: `${r.throughput} / raw = ${r.ratioToRaw}, / adjacent raw = ${r.ratioToAdjacentRaw} (offered ${r.offeredFps} fps, above raw capacity)` });
     } else {
       // Below capacity the most anyone can process is what is offered: the plugin must keep up with it.
@@ -450,7 +448,7 @@ async function main(): Promise<void> {
     if (runs.length) {
       console.log('\nconfigurations');
       console.log(table([['config', 'cams x fps', 'fps', 'ratio', 'adj ratio', 'p50', 'p95', 'p99', 'fair min/max', 'dropped (repl/stale)', 'batch', 'RSS MB'],
-        ...runs.map((r) => [r.config, `${r.cameras}x${r.fps}`, r.throughput, r.ratioToRaw, r.ratioToAdjacentRaw ?? '', r.latency.p50, r.latency.p95, r.latency.p99,
+        ...runs.map((r) => [r.config, `${r.cameras}x${r.fps}`, r.throughput, r.ratioToRaw, r.ratioToAdjacentRaw, r.latency.p50, r.latency.p95, r.latency.p99,
           `${r.fairness.min}/${r.fairness.max}`, `${r.dropped.replaced}/${r.dropped.stale}`, r.meanBatch, r.memory.peakMb])]));
     }
     if (latency.length) {

@@ -7,12 +7,14 @@
  * never waits for inference, so a camera the model cannot keep up with drops frames (counted).
  */
 import { CameraAnalysis, type CameraFrameResult } from '../engine/camera-analysis';
+import { sleep } from '../engine/bench/cameras';
 import type { DetectOptions } from '../engine/detector';
+import { round } from '../engine/histogram';
 import type { DroppedFrame } from '../engine/job';
 import { DetectionScheduler } from '../engine/scheduler';
 import { totalDropped } from '../engine/stats';
 import { probeVideo, readVideoFrames, type VideoFrame } from '../engine/tools/video-frames';
-import { detectorFromOptions, numberOption, UsageError } from './args';
+import { detectorFromOptions, listOption, numberOption, UsageError } from './args';
 
 export interface VideoOptions {
   video?: string;
@@ -49,9 +51,6 @@ export interface CameraReport {
   error?: string;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
-
 /** One camera's frames from the file: paced (or not, with fps 0), capped at `fps`, for `seconds`. */
 async function pumpCamera(options: {
   id: string;
@@ -62,7 +61,7 @@ async function pumpCamera(options: {
   deadline: number;
   submit: (frame: VideoFrame) => Promise<CameraFrameResult | DroppedFrame | { late: true }>;
   onFrame: (frame: { index: number; timestamp: number }, out: CameraFrameResult | DroppedFrame | { late: true }) => void;
-  counts: { framesIn: number; failed: number };
+  counts: { failed: number };
 }): Promise<void> {
   const { fps, sourceFps, deadline, counts } = options;
   const interval = fps > 0 ? 1000 / Math.min(fps, sourceFps) : 0;
@@ -84,7 +83,6 @@ async function pumpCamera(options: {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     offered++;
-    counts.framesIn++;
     const p = options.submit(frame).then(
       (out) => options.onFrame(frame, out),
       (e: Error) => {
@@ -111,7 +109,7 @@ export async function runVideo(values: VideoOptions): Promise<number> {
     throw new UsageError(`cannot read video ${file}: ${e.message}`);
   });
   const fps = numberOption('fps', values.fps, info.fps, 0, 1000);
-  const classes = values.classes ? values.classes.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
+  const classes = listOption(values.classes);
   const detectOptions: DetectOptions = {
     confidence: numberOption('confidence', values.confidence, 0.3, 0, 1),
     iou: numberOption('iou', values.iou, 0.45, 0, 1),
@@ -128,7 +126,7 @@ export async function runVideo(values: VideoOptions): Promise<number> {
   const ids = Array.from({ length: cameras }, (_, k) => `camera${k + 1}`);
   const startFrames = ids.map((_, k) => (total ? Math.floor((k * total) / cameras) : 0));
   const analyses = new Map(ids.map((id) => [id, new CameraAnalysis(id, { filter: { classes }, similarity: { enabled: !values['no-skip'] }, tracker: { idPrefix: `${id}/` } })]));
-  const counts = new Map(ids.map((id) => [id, { framesIn: 0, failed: 0, error: undefined as string | undefined }]));
+  const counts = new Map(ids.map((id) => [id, { failed: 0, error: undefined as string | undefined }]));
 
   const onFrame = (id: string) => (frame: { index: number; timestamp: number }, out: CameraFrameResult | DroppedFrame | { late: true }) => {
     if (!values.json || 'dropped' in out || 'late' in out) return;
@@ -139,10 +137,10 @@ export async function runVideo(values: VideoOptions): Promise<number> {
       skipped: out.skipped,
       inputDimensions: out.inputDimensions,
       detections: out.detections.map((d) => ({
-        id: d.id, className: d.className, score: round(d.score, 3), boundingBox: d.boundingBox.map((v) => round(v)),
+        id: d.id, className: d.className, score: round(d.score, 3), boundingBox: d.boundingBox.map((v) => round(v, 1)),
         zones: d.zones, moving: d.movement.moving, firstSeen: d.history.firstSeen,
       })),
-      ...(out.result ? { latencyMs: round((out.result as { latency?: { totalMs: number } }).latency?.totalMs ?? 0) } : {}),
+      ...(out.result ? { latencyMs: round((out.result as { latency?: { totalMs: number } }).latency?.totalMs ?? 0, 1) } : {}),
     }) + '\n');
   };
 
@@ -189,9 +187,10 @@ export async function runVideo(values: VideoOptions): Promise<number> {
     return {
       camera: id,
       startFrame: startFrames[k],
-      framesIn: c.framesIn,
-      fps: round(a.analysed / elapsedS),
-      outputFps: round((a.analysed + a.skipped) / elapsedS),
+      // Every frame offered goes into the analysis (process() counts it before anything can fail).
+      framesIn: a.frames,
+      fps: round(a.analysed / elapsedS, 1),
+      outputFps: round((a.analysed + a.skipped) / elapsedS, 1),
       analysed: a.analysed,
       skipped: a.skipped,
       dropped,
@@ -204,14 +203,14 @@ export async function runVideo(values: VideoOptions): Promise<number> {
   const summary = {
     video: file, cameras, fpsPerCamera: fps, elapsedS: round(elapsedS, 2),
     model: detector.model.spec.name ?? values.model, runtime: detector.runtime.info,
-    overall: { fps: round(stats.overall.fps), latencyMs: stats.overall.latency, meanBatch: stats.meanBatch },
+    overall: { fps: round(stats.overall.fps, 1), latencyMs: stats.overall.latency, meanBatch: stats.meanBatch },
     perCamera: reports,
   };
   if (values.json) {
     process.stdout.write(JSON.stringify({ summary }) + '\n');
   } else {
     console.log(`${file}: ${cameras} camera(s) at ${fps > 0 ? `${fps} fps` : 'full speed'} for ${elapsedS.toFixed(1)} s, ` +
-      `${round(stats.overall.fps)} fps analysed in all, mean batch ${stats.meanBatch}`);
+      `${round(stats.overall.fps, 1)} fps analysed in all, mean batch ${stats.meanBatch}`);
     console.log('camera     frames  analysed fps  out fps  skipped  dropped  latency p50/p95 ms  tracks (active)');
     for (const r of reports) {
       console.log(`${r.camera.padEnd(10)} ${String(r.framesIn).padStart(6)}  ${r.fps.toFixed(1).padStart(12)}  ${r.outputFps.toFixed(1).padStart(7)}  ` +

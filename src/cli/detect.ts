@@ -5,7 +5,7 @@ import { DetectionScheduler } from '../engine/scheduler';
 import { DEFAULT_MODEL_ID } from '../models/catalog';
 import type { ImageSource } from '../models/preprocess';
 import { defaultConcurrency, defaultThreads } from '../plugin/settings';
-import { detectorFromOptions, numberOption, parseCommandLine, runMain, RUNTIME_OPTIONS, UsageError } from './args';
+import { detectorFromOptions, listOption, numberOption, parseCommandLine, runMain, RUNTIME_OPTIONS, UsageError } from './args';
 import { runVideo } from './detect-video';
 
 const USAGE = `usage: npm run detect -- [options] FILE...
@@ -80,7 +80,7 @@ async function main(): Promise<number> {
     confidence: numberOption('confidence', values.confidence, 0.25, 0, 1),
     iou: numberOption('iou', values.iou, 0.45, 0, 1),
     maxDetections: 100,
-    classes: values.classes ? values.classes.split(',').map((c) => c.trim()).filter(Boolean) : undefined,
+    classes: listOption(values.classes),
   };
   const detector = await detectorFromOptions(values, (message) => console.error(message));
   // Files are API requests: answered in order through the same scheduler cameras use.

@@ -1,6 +1,6 @@
 import type { PreparedImage } from '../models/preprocess';
 import type { InputSpec } from '../models/spec';
-import type { DecodeOptions, FrameResult } from '../runtimes/runtime';
+import { callsInFlight, type DecodeOptions, type FrameResult } from '../runtimes/runtime';
 import { decideBatch, DEFAULT_BATCH, type BatchSettings } from './batching';
 import { DEFAULT_DETECT_OPTIONS, type DetectOptions, type DetectionResult, type Detector } from './detector';
 import { isPrepared, type DroppedFrame, type FrameInput, type Job } from './job';
@@ -53,8 +53,9 @@ function sameInput(a: InputSpec, b: InputSpec): boolean {
 /**
  * One scheduler for every camera and API caller in front of one detector. Cameras are sources
  * with a keep-latest slot, API calls wait in a bounded FIFO; ready frames are taken round robin
- * into batches by the batching rule, prepared (libvips) while earlier batches run, and sent to
- * at most `runtime.info.concurrency` runners at once.
+ * into batches by the batching rule, prepared (libvips) while earlier batches run, and run with
+ * at most `callsInFlight(runtime.info)` model calls in flight at once (`concurrency` runners, each
+ * holding up to `pipelineDepth` calls).
  */
 export class DetectionScheduler {
   private options: SchedulerOptions;
@@ -236,7 +237,7 @@ export class DetectionScheduler {
   /** Model calls kept in flight: every runner busy, plus the next call waiting in it where the runtime pipelines. */
   private get runners(): number {
     const info = this.current?.runtime.info;
-    return Math.max(1, (info?.concurrency ?? 1) * (info?.pipelineDepth ?? 1));
+    return info ? Math.max(1, callsInFlight(info)) : 1;
   }
 
   /** Runners of the current detector in use (a detector being swapped out has its own). */

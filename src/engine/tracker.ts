@@ -288,7 +288,7 @@ export class Tracker<T extends TrackInput = TrackInput> {
         matchedTrack.add(track);
         matchedDetection.add(det);
         track.correct(detections[det], t, o);
-        if (!track.confirmed && track.hits >= o.minHits) track.id = `${o.idPrefix}${this.nextId++}`;
+        this.confirmIfDue(track);
       }
     }
 
@@ -307,12 +307,12 @@ export class Tracker<T extends TrackInput = TrackInput> {
     for (let i = 0; i < detections.length; i++) {
       if (matchedDetection.has(i)) continue;
       const track = new Track(detections[i].className, detections[i], t);
-      if (o.minHits <= 1) track.id = `${o.idPrefix}${this.nextId++}`;
+      this.confirmIfDue(track);
       this.tracks.push(track);
     }
 
     this.lastMatched = this.tracks.filter((tr) => tr.lastSeen === t);
-    return this.lastMatched.filter((tr) => tr.confirmed).map((tr) => tr.output());
+    return this.reported();
   }
 
   /**
@@ -328,12 +328,22 @@ export class Tracker<T extends TrackInput = TrackInput> {
       // give the same detection again, so it counts as a hit: a scene that goes still right
       // after an object appeared still gets that object confirmed and reported.
       track.hits++;
-      if (!track.confirmed && track.hits >= o.minHits) track.id = `${o.idPrefix}${this.nextId++}`;
+      this.confirmIfDue(track);
       // The filter state is left as the last analysed frame set it: the next analysed frame
       // corrects it as if the unchanged frames had not been there (they carried no news).
       track.lastSeen = t;
       track.observeMovement(t, o);
     }
+    return this.reported();
+  }
+
+  /** Hands a track its id once it has `minHits` hits (ids in the order tracks get confirmed). */
+  private confirmIfDue(track: Track<T>): void {
+    if (!track.confirmed && track.hits >= this.options.minHits) track.id = `${this.options.idPrefix}${this.nextId++}`;
+  }
+
+  /** The confirmed tracks of the last analysed frame, as reported detections. */
+  private reported(): Tracked<T>[] {
     return this.lastMatched.filter((tr) => tr.confirmed).map((tr) => tr.output());
   }
 

@@ -63,6 +63,11 @@ export interface RuntimeInfo {
   pipelineDepth?: number;
 }
 
+/** Model calls a runtime keeps in flight at once: every runner busy, each with `pipelineDepth` calls. */
+export function callsInFlight(info: RuntimeInfo): number {
+  return info.concurrency * (info.pipelineDepth ?? 1);
+}
+
 /**
  * A loaded model on one runtime. It knows nothing of cameras, settings or Scrypted: it turns
  * prepared frames into detections in model-input pixels. Adding a runtime is adding one file

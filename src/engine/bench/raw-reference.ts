@@ -5,8 +5,8 @@ import { Worker } from 'worker_threads';
 import { fillTensor } from '../../models/tensor';
 import type { ModelSpec } from '../../models/spec';
 import { loadNative, resolveNative } from '../../native';
-import type { PreparedFrame } from '../../runtimes/runtime';
-import type { Detector } from '../detector';
+import { callsInFlight, type PreparedFrame } from '../../runtimes/runtime';
+import { DEFAULT_DETECT_OPTIONS, type Detector } from '../detector';
 import { LatencyHistogram, round } from '../histogram';
 
 /** What the model sustains with no plugin code around it. */
@@ -123,7 +123,7 @@ export async function rawOrtWorkers(modelPath: string, spec: ModelSpec, frame: P
  */
 export async function runtimeDirect(detector: Detector, frame: PreparedFrame, seconds: number, label: string): Promise<RawResult> {
   const { runtime } = detector;
-  const options = { confidence: 0.25, iou: 0.45, maxDetections: 100 };
+  const options = DEFAULT_DETECT_OPTIONS;
   for (let i = 0; i < 3; i++) await runtime.detect([frame], options);
   const h = new LatencyHistogram();
   const end = performance.now() + seconds * 1000;
@@ -136,7 +136,7 @@ export async function runtimeDirect(detector: Detector, frame: PreparedFrame, se
     }
   };
   const started = performance.now();
-  await Promise.all(Array.from({ length: runtime.info.concurrency * (runtime.info.pipelineDepth ?? 1) }, loop));
+  await Promise.all(Array.from({ length: callsInFlight(runtime.info) }, loop));
   const elapsed = (performance.now() - started) / 1000;
   return { label, kind: 'runtime-direct', runners: runtime.info.concurrency, threads: detector.config.threads, runsPerSecond: round(runs / elapsed), p50: round(h.quantile(0.5)), p95: round(h.quantile(0.95)) };
 }
