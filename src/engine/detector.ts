@@ -59,7 +59,7 @@ export class Detector {
   }
 
   prepare(source: ImageSource): Promise<PreparedImage> {
-    return prepareImage(source, this.spec.input);
+    return prepareImage(source, this.spec.input, { runtimeResizes: this.runtime.info.resizes });
   }
 
   finish(placement: Placement, result: FrameResult, decodeMs: number, options: Pick<DetectOptions, 'classes'> = {}): DetectionResult {

@@ -1,69 +1,117 @@
+import type { PreparedFrame } from '../runtimes/runtime';
+import type { InputSpec } from './spec';
+
+/** The model input a frame is written into: W x H, layout, channel order, scale and pad value. */
+export interface TensorLayout {
+  width: number;
+  height: number;
+  nchw: boolean;
+  bgr: boolean;
+  scale: number;
+  padValue: number;
+}
+
+export function tensorLayout(input: InputSpec): TensorLayout {
+  return { width: input.width, height: input.height, nchw: input.layout === 'nchw', bgr: input.channelOrder === 'bgr', scale: input.scale, padValue: input.padValue };
+}
+
 /**
- * Writes one prepared frame (packed RGB bytes, HWC, pw x ph) into a float32 model input of
- * W x H at element offset `offset`, placing the image at (ox, oy) and the pad value elsewhere,
- * converting channel order, scale and layout in the same single pass. With `padDone`, the pad
- * area is left as it is: a reused buffer that last held a frame placed the same way has it already.
+ * Writes one prepared frame (packed RGB bytes, HWC) into a float32 model input at element offset
+ * `offset`: the image goes at (offsetX, offsetY) with size width x height, the pad value
+ * everywhere else, converting channel order, scale and layout in the same single pass. A frame
+ * whose pixels are another size (`frame.source`) is resized on the way, bilinear with half-pixel
+ * centres (OpenCV's INTER_LINEAR), so no separate resized copy is ever made. With `padDone`, the
+ * pad area is left as it is: a reused buffer that last held a frame placed the same way has it already.
  *
  * This function runs inside the inference worker threads from its source text
  * (`fillTensor.toString()`), so it must stay self-contained: no imports, no outer variables.
  */
-export function fillTensor(
-  out: Float32Array, offset: number,
-  pixels: Uint8Array, pw: number, ph: number, ox: number, oy: number,
-  W: number, H: number, nchw: boolean, bgr: boolean, scale: number, padValue: number, padDone = false,
-): void {
-  const pad = padValue * scale;
+export function fillTensor(out: Float32Array, offset: number, frame: PreparedFrame, layout: TensorLayout, padDone = false): void {
+  const { pixels, width: pw, height: ph, offsetX: ox, offsetY: oy } = frame;
+  const sw = frame.source?.width ?? pw;
+  const sh = frame.source?.height ?? ph;
+  const { width: W, height: H, nchw, scale } = layout;
+  const pad = layout.padValue * scale;
+  const first = layout.bgr ? 2 : 0;
+  const third = layout.bgr ? 0 : 2;
+  const plane = W * H;
+  // Element strides: from one pixel to the next, from one channel to the next, from one row to the next.
+  const px = nchw ? 1 : 3;
+  const ch = nchw ? plane : 1;
+  const rowStride = W * px;
+  // Takes everything as arguments: a variable a closure captures lives in a context object, and
+  // the hot loops below would read `out` through it.
+  const padColumns = (o: Float32Array, value: number, row: number, from: number, to: number, planes: number) => {
+    if (from >= to) return;
+    if (!planes) {
+      o.fill(value, row + from * 3, row + to * 3);
+      return;
+    }
+    for (let c = 0; c < 3; c++) o.fill(value, row + c * planes + from, row + c * planes + to);
+  };
+  const resize = sw !== pw || sh !== ph;
   // Scaling through a 256-entry table is ~20% faster than a multiply per element in V8.
   const lut = new Float32Array(256);
   for (let i = 0; i < 256; i++) lut[i] = i * scale;
-  const first = bgr ? 2 : 0;
-  const third = bgr ? 0 : 2;
-  if (nchw) {
-    const plane = W * H;
-    for (let y = 0; y < H; y++) {
-      const row = offset + y * W;
-      const sy = y - oy;
-      if (sy < 0 || sy >= ph) {
-        if (padDone) continue;
-        out.fill(pad, row, row + W);
-        out.fill(pad, row + plane, row + plane + W);
-        out.fill(pad, row + 2 * plane, row + 2 * plane + W);
-        continue;
-      }
-      for (let c = 0; c < 3 && !padDone; c++) {
-        const p = row + c * plane;
-        out.fill(pad, p, p + ox);
-        out.fill(pad, p + ox + pw, p + W);
-      }
-      let s = sy * pw * 3;
-      const d0 = row + ox;
-      const d1 = d0 + plane;
-      const d2 = d1 + plane;
-      for (let x = 0; x < pw; x++, s += 3) {
-        out[d0 + x] = lut[pixels[s + first]];
-        out[d1 + x] = lut[pixels[s + 1]];
-        out[d2 + x] = lut[pixels[s + third]];
-      }
-    }
-    return;
+  // Bilinear in fixed point, 11-bit weights as OpenCV's (integer arithmetic is ~1.5x faster here
+  // than floating point). Each output pixel reads a source pixel and the next one to the right, in
+  // its row and the row below, weighted; at the last column or row the pair steps back one, with
+  // all the weight on the second. The source is therefore at least 2x2.
+  const ONE = 2048;
+  const tap = (i: number, dst: number, src: number): [number, number] => {
+    const at = Math.min(src - 1, Math.max(0, (i + 0.5) * (src / dst) - 0.5));
+    const a = Math.min(Math.floor(at), src - 2);
+    return [a, Math.round((at - a) * ONE)];
+  };
+  const left = new Int32Array(resize ? pw : 0);
+  const weightLeft = new Int32Array(left.length);
+  const weightRight = new Int32Array(left.length);
+  for (let x = 0; x < left.length; x++) {
+    const [a, w] = tap(x, pw, sw);
+    left[x] = a * 3;
+    weightLeft[x] = ONE - w;
+    weightRight[x] = w;
   }
+  // Both pixels of a pair, six bytes, in two reads: little-endian u32 = R G B R', u16 = G' B'.
+  const view = new DataView(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  const below = sw * 3;
+  const red = layout.bgr ? 2 * ch : 0;
+  const blue = layout.bgr ? 0 : 2 * ch;
+  const unit = scale / (ONE * ONE);
   for (let y = 0; y < H; y++) {
-    const row = offset + y * W * 3;
+    const row = offset + y * rowStride;
     const sy = y - oy;
     if (sy < 0 || sy >= ph) {
-      if (!padDone) out.fill(pad, row, row + W * 3);
+      if (!padDone) padColumns(out, pad, row, 0, W, nchw ? plane : 0);
       continue;
     }
     if (!padDone) {
-      out.fill(pad, row, row + ox * 3);
-      out.fill(pad, row + (ox + pw) * 3, row + W * 3);
+      padColumns(out, pad, row, 0, ox, nchw ? plane : 0);
+      padColumns(out, pad, row, ox + pw, W, nchw ? plane : 0);
     }
-    let s = sy * pw * 3;
-    let d = row + ox * 3;
-    for (let x = 0; x < pw; x++, s += 3, d += 3) {
-      out[d] = lut[pixels[s + first]];
-      out[d + 1] = lut[pixels[s + 1]];
-      out[d + 2] = lut[pixels[s + third]];
+    let d = row + ox * px;
+    if (!resize) {
+      for (let x = 0, s = sy * pw * 3; x < pw; x++, s += 3, d += px) {
+        out[d] = lut[pixels[s + first]];
+        out[d + ch] = lut[pixels[s + 1]];
+        out[d + 2 * ch] = lut[pixels[s + third]];
+      }
+      continue;
+    }
+    const [y0, fy] = tap(sy, ph, sh);
+    const gy = ONE - fy;
+    const r0 = y0 * below;
+    for (let x = 0; x < pw; x++, d += px) {
+      const gx = weightLeft[x];
+      const fx = weightRight[x];
+      const a = r0 + left[x];
+      const top = view.getUint32(a, true);
+      const top2 = view.getUint16(a + 4, true);
+      const bottom = view.getUint32(a + below, true);
+      const bottom2 = view.getUint16(a + below + 4, true);
+      out[d + red] = (((top & 255) * gx + (top >>> 24) * fx) * gy + ((bottom & 255) * gx + (bottom >>> 24) * fx) * fy) * unit;
+      out[d + ch] = ((((top >>> 8) & 255) * gx + (top2 & 255) * fx) * gy + (((bottom >>> 8) & 255) * gx + (bottom2 & 255) * fx) * fy) * unit;
+      out[d + blue] = ((((top >>> 16) & 255) * gx + (top2 >>> 8) * fx) * gy + (((bottom >>> 16) & 255) * gx + (bottom2 >>> 8) * fx) * fy) * unit;
     }
   }
 }

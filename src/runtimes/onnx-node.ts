@@ -1,11 +1,11 @@
 import { Worker } from 'worker_threads';
 import { decode, type ModelOutputs } from '../models/decoders';
 import type { ModelSpec } from '../models/spec';
-import { fillTensor } from '../models/tensor';
+import { fillTensor, tensorLayout } from '../models/tensor';
 import { resolveNative } from '../native';
 import { onnxWorkerMain, type WorkerConfig, type WorkerFrame, type WorkerReply, type WorkerRequest } from './onnx-worker';
 import {
-  RuntimeError, type DecodeOptions, type DetectorRuntime, type FrameResult, type PreparedFrame, type RuntimeInfo, type RuntimeOptions,
+  MAX_RESIZE_FACTOR, RuntimeError, type DecodeOptions, type DetectorRuntime, type FrameResult, type PreparedFrame, type RuntimeInfo, type RuntimeOptions,
 } from './runtime';
 
 /** Execution providers by the names users type, mapped to onnxruntime-node's. */
@@ -38,22 +38,21 @@ class InferenceWorker {
   readonly ready: Promise<Extract<WorkerReply, { type: 'ready' }>>;
   /**
    * Shared pixel buffers, one per frame the worker holds: PIPELINE_DEPTH made with the worker,
-   * more made when a multi-frame call needs them (and sent to the worker with the frame that first
-   * uses each). A slot is taken (freeSlots) before the main thread writes it and given back when
-   * the worker has replied, so the two never overlap. Copying into one costs a memcpy; a fresh
-   * buffer per frame cost about 0.2 ms more per frame, plus its garbage collection.
+   * more made when a multi-frame call needs them, and a slot is replaced by a larger one when a
+   * frame still to be resized does not fit (each new buffer goes to the worker with the frame
+   * that first uses it). A slot is taken (freeSlots) before the main thread writes it and given
+   * back when the worker has replied, so the two never overlap. Copying into one costs a memcpy;
+   * a fresh buffer per frame cost about 0.2 ms more per frame, plus its garbage collection.
    */
   readonly staging: Uint8Array[];
   readonly freeSlots: number[];
-  private readonly slotBytes: number;
   /** Calls posted and not yet answered. */
   outstanding = 0;
   private closed?: () => void;
   exited = false;
 
   constructor(config: SessionConfig, onDeath: (w: InferenceWorker, error: Error) => void) {
-    this.slotBytes = config.width * config.height * 3;
-    const staging = Array.from({ length: PIPELINE_DEPTH }, () => new SharedArrayBuffer(this.slotBytes));
+    const staging = Array.from({ length: PIPELINE_DEPTH }, () => new SharedArrayBuffer(config.width * config.height * 3));
     this.staging = staging.map((buffer) => new Uint8Array(buffer));
     this.freeSlots = this.staging.map((_, i) => i);
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...config, staging } satisfies WorkerConfig, name: 'onnx-inference' });
@@ -93,14 +92,14 @@ class InferenceWorker {
     });
   }
 
-  /** Copies each frame (checked to fit the model input) into a free slot, made if none is free. */
+  /** Copies each frame (checked to fit the model input) into a free slot, made or grown if needed. */
   stage(frames: PreparedFrame[]): WorkerFrame[] {
     return frames.map(({ pixels, ...geometry }) => {
-      let slot = this.freeSlots.pop();
+      const slot = this.freeSlots.pop() ?? this.staging.push(new Uint8Array(0)) - 1;
       let buffer: SharedArrayBuffer | undefined;
-      if (slot === undefined) {
-        buffer = new SharedArrayBuffer(this.slotBytes);
-        slot = this.staging.push(new Uint8Array(buffer)) - 1;
+      if (this.staging[slot].byteLength < pixels.length) {
+        buffer = new SharedArrayBuffer(pixels.length);
+        this.staging[slot] = new Uint8Array(buffer);
       }
       this.staging[slot].set(pixels);
       return { ...geometry, slot, buffer };
@@ -134,7 +133,7 @@ class OnnxNodeRuntime implements DetectorRuntime {
   private closing = false;
 
   constructor(readonly spec: ModelSpec, private readonly config: SessionConfig, options: RuntimeOptions) {
-    this.info = { runtime: 'onnx', device: config.provider, concurrency: Math.max(1, options.concurrency), maxBatch: 1, pipelineDepth: PIPELINE_DEPTH };
+    this.info = { runtime: 'onnx', device: config.provider, concurrency: Math.max(1, options.concurrency), maxBatch: 1, pipelineDepth: PIPELINE_DEPTH, resizes: true };
   }
 
   async start(): Promise<Extract<WorkerReply, { type: 'ready' }>> {
@@ -228,11 +227,20 @@ class OnnxNodeRuntime implements DetectorRuntime {
   }
 }
 
-/** A frame is whole RGB rows placed inside the model input (0x0: all padding); anything else is refused by name. */
+/**
+ * A frame is whole RGB rows placed inside the model input (0x0: all padding), and pixels still to
+ * be resized are at least 2x2 and at most MAX_RESIZE_FACTOR times the placed size; anything else
+ * is refused by name.
+ */
 function checkFrame(frame: PreparedFrame, index: number, width: number, height: number): void {
-  const { pixels, width: w, height: h, offsetX: x, offsetY: y } = frame;
-  if (![w, h, x, y].every((v) => Number.isInteger(v) && v >= 0) || x + w > width || y + h > height || pixels.length !== w * h * 3) {
-    throw new RuntimeError(`frame ${index}: ${w}x${h} at +${x}+${y} with ${pixels.length} bytes is not RGB placed inside the ${width}x${height} model input`);
+  const { pixels, width: w, height: h, offsetX: x, offsetY: y, source } = frame;
+  const sw = source?.width ?? w;
+  const sh = source?.height ?? h;
+  const placed = [w, h, x, y].every((v) => Number.isInteger(v) && v >= 0) && x + w <= width && y + h <= height;
+  const sized = !source || ([sw, sh].every((v) => Number.isInteger(v) && v >= 2) && sw <= w * MAX_RESIZE_FACTOR && sh <= h * MAX_RESIZE_FACTOR);
+  if (!placed || !sized || pixels.length !== sw * sh * 3) {
+    const from = source ? ` from ${sw}x${sh}` : '';
+    throw new RuntimeError(`frame ${index}: ${w}x${h}${from} at +${x}+${y} with ${pixels.length} bytes is not RGB placed inside the ${width}x${height} model input`);
   }
 }
 
@@ -255,12 +263,7 @@ export async function createOnnxRuntime(modelPath: string, spec: ModelSpec, opti
     ortPath: resolveNative('onnxruntime-node'),
     modelPath,
     inputName: input.name,
-    width: input.width,
-    height: input.height,
-    nchw: input.layout === 'nchw',
-    bgr: input.channelOrder === 'bgr',
-    scale: input.scale,
-    padValue: input.padValue,
+    ...tensorLayout(input),
     threads: Math.max(0, options.threads),
     provider,
   };

@@ -17,6 +17,8 @@ export interface WorkerFrame {
   height: number;
   offsetX: number;
   offsetY: number;
+  /** As PreparedFrame.source: the staged pixels are this size and the fill resizes them. */
+  source?: { width: number; height: number };
 }
 
 export interface WorkerOutput {
@@ -42,7 +44,7 @@ export interface WorkerConfig {
   padValue: number;
   threads: number;
   provider: string;
-  /** Shared memory, width x height x 3 bytes each, one per call the worker may hold (see WorkerFrame). */
+  /** Shared memory, one per call the worker may hold (see WorkerFrame); a slot grows when a larger frame needs it. */
   staging: SharedArrayBuffer[];
 }
 
@@ -85,8 +87,9 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
       group.forEach((f, i) => {
         // The reused buffer keeps its padding while frames keep the same placement (a camera's always do).
         const placed = `${f.width}x${f.height}+${f.offsetX}+${f.offsetY}`;
-        fill(data, i * plane, staged[f.slot].subarray(0, f.width * f.height * 3), f.width, f.height, f.offsetX, f.offsetY,
-          config.width, config.height, config.nchw, config.bgr, config.scale, config.padValue, reuse && placed === singlePlacement);
+        const { width, height } = f.source ?? f;
+        const pixels = staged[f.slot].subarray(0, width * height * 3);
+        fill(data, i * plane, { ...f, pixels }, config, reuse && placed === singlePlacement);
         if (reuse) singlePlacement = placed;
       });
       const dims = config.nchw ? [group.length, 3, config.height, config.width] : [group.length, config.height, config.width, 3];

@@ -1,18 +1,32 @@
 import type { ModelSpec } from '../models/spec';
 
 /**
- * One image, already resized for the model (aspect kept for letterbox models) as packed RGB
- * bytes, HWC. The runtime places it at (offsetX, offsetY) inside the model's input and fills the
- * rest with the spec's pad value while it builds the tensor: the one pass over the pixels that
- * cannot be avoided also does the padding.
+ * One image for the model as packed RGB bytes, HWC, placed at (offsetX, offsetY) with size
+ * width x height inside the model's input (aspect kept for letterbox models). The runtime fills
+ * the rest with the spec's pad value while it builds the tensor: the one pass over the pixels
+ * that cannot be avoided also does the padding.
  */
 export interface PreparedFrame {
+  /** width x height x 3 bytes, or source.width x source.height x 3 when `source` is set. */
   pixels: Uint8Array;
   width: number;
   height: number;
   offsetX: number;
   offsetY: number;
+  /**
+   * The pixels are this size, not yet resized: the runtime resizes them to width x height while it
+   * builds the tensor. Only for runtimes whose info says `resizes`; at least 2x2, and at most
+   * MAX_RESIZE_FACTOR times width x height per axis.
+   */
+  source?: { width: number; height: number };
 }
+
+/**
+ * Largest shrink, per axis, a runtime does itself. Bilinear reads 2x2 source pixels per output
+ * pixel: up to 2x every source pixel still counts, beyond it detail would alias (libvips, which
+ * widens its kernel with the shrink, does those).
+ */
+export const MAX_RESIZE_FACTOR = 2;
 
 /** A box in model-input pixels: x1, y1, x2, y2. */
 export type Box = [number, number, number, number];
@@ -61,6 +75,12 @@ export interface RuntimeInfo {
    * travels back and the next input travels in: worth ~10% of throughput at full load.
    */
   pipelineDepth?: number;
+  /**
+   * Takes frames with `source` set and resizes them itself (bilinear, half-pixel centres) while it
+   * builds the tensor, off the event loop: no libvips call in between, whose fixed cost is about
+   * 1 ms on any image.
+   */
+  resizes?: boolean;
 }
 
 /** Model calls a runtime keeps in flight at once: every runner busy, each with `pipelineDepth` calls. */

@@ -1,5 +1,10 @@
+import { expect } from 'vitest';
+import { iou } from '../../src/models/geometry';
+import type { ImageSource } from '../../src/models/preprocess';
 import type { ModelSpec } from '../../src/models/spec';
-import type { Box } from '../../src/runtimes/runtime';
+import { loadNative } from '../../src/native';
+import type { Box, RawDetection } from '../../src/runtimes/runtime';
+import { media } from '../paths';
 
 export { media, MEDIA, MODELS, SHARED, YOLOV5, YOLOX } from '../paths';
 
@@ -38,3 +43,26 @@ export const YOLOX_DOG = [
   { className: 'car', score: 0.82, box: [467, 78, 226, 93] },
   { className: 'bicycle', score: 0.82, box: [61, 133, 511, 295] },
 ];
+
+/** A photo from ../shared/media as raw packed RGB at its own size: the frame a caller hands over unresized. */
+export async function rawPhoto(name: string): Promise<Extract<ImageSource, { kind: 'raw' }>> {
+  const sharp = loadNative<typeof import('sharp')>('sharp');
+  const { data, info } = await sharp(media(name)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { kind: 'raw', data, width: info.width, height: info.height, channels: 3 };
+}
+
+/**
+ * Two runs of one image through differently resized inputs find the same things: every detection
+ * of either scoring `minScore` or more has one of the same class in the other, its box overlapping
+ * by IoU > 0.85 (model-input pixels). At least `atLeast` such detections, so an empty pair cannot pass.
+ */
+export function expectSameDetections(a: readonly RawDetection[], b: readonly RawDetection[], atLeast: number, minScore = 0.5): void {
+  const sure = (list: readonly RawDetection[]) => list.filter((d) => d.score >= minScore);
+  expect(sure(a).length + sure(b).length).toBeGreaterThanOrEqual(2 * atLeast);
+  for (const [from, to] of [[a, b], [b, a]]) {
+    for (const d of sure(from)) {
+      const best = Math.max(0, ...to.filter((o) => o.classId === d.classId).map((o) => iou(o.box, d.box)));
+      expect(best, `class ${d.classId} at [${d.box.map(Math.round).join(', ')}], score ${d.score.toFixed(2)}`).toBeGreaterThan(0.85);
+    }
+  }
+}

@@ -91,6 +91,29 @@ function referenceFill(pixels: Uint8Array, pw: number, ph: number, ox: number, o
   return out;
 }
 
+/** Bilinear resize by its definition (OpenCV's INTER_LINEAR: half-pixel centres, edges clamped), in floating point. */
+function referenceResize(src: Uint8Array, sw: number, sh: number, dw: number, dh: number): Float64Array {
+  const out = new Float64Array(dw * dh * 3);
+  const tap = (i: number, dst: number, n: number) => {
+    const at = Math.min(n - 1, Math.max(0, (i + 0.5) * (n / dst) - 0.5));
+    const a = Math.floor(at);
+    return [a, Math.min(a + 1, n - 1), at - a];
+  };
+  for (let y = 0; y < dh; y++) {
+    const [y0, y1, fy] = tap(y, dh, sh);
+    for (let x = 0; x < dw; x++) {
+      const [x0, x1, fx] = tap(x, dw, sw);
+      for (let c = 0; c < 3; c++) {
+        const at = (yy: number, xx: number) => src[(yy * sw + xx) * 3 + c];
+        const top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx;
+        const bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx;
+        out[(y * dw + x) * 3 + c] = top * (1 - fy) + bottom * fy;
+      }
+    }
+  }
+  return out;
+}
+
 describe('fillTensor', () => {
   // A 3x2 image whose every byte is different: R = 10 + i, G = 100 + i, B = 200 + i for pixel i.
   const pw = 3;
@@ -108,7 +131,7 @@ describe('fillTensor', () => {
           const size = W * H * 3;
           // Batch slot 1 of 2, surrounded by sentinels that must survive.
           const out = new Float32Array(size * 2 + 1).fill(-1);
-          fillTensor(out, size, pixels, pw, ph, ox, oy, W, H, nchw, bgr, scale, 114);
+          fillTensor(out, size, { pixels, width: pw, height: ph, offsetX: ox, offsetY: oy }, { width: W, height: H, nchw, bgr, scale, padValue: 114 });
           expect(Array.from(out.subarray(size, size * 2))).toEqual(Array.from(referenceFill(pixels, pw, ph, ox, oy, W, H, nchw, bgr, scale, 114)));
           expect(out.subarray(0, size).every((v) => v === -1)).toBe(true);
           expect(out[size * 2]).toBe(-1);
@@ -119,7 +142,7 @@ describe('fillTensor', () => {
 
   it('spot checks by hand: NCHW BGR, scale 1 (YOLOX)', () => {
     const out = new Float32Array(4 * 3 * 3);
-    fillTensor(out, 0, pixels, pw, ph, 1, 1, 4, 3, true, true, 1, 114);
+    fillTensor(out, 0, { pixels, width: pw, height: ph, offsetX: 1, offsetY: 1 }, { width: 4, height: 3, nchw: true, bgr: true, scale: 1, padValue: 114 });
     const plane = 12;
     expect(out[0]).toBe(114); // (0,0) is padding in every channel
     expect(out[plane + 0]).toBe(114);
@@ -136,7 +159,7 @@ describe('fillTensor', () => {
       const W = 5;
       const H = 5;
       const out = new Float32Array(W * H * 3).fill(-7);
-      fillTensor(out, 0, pixels, pw, ph, 2, 1, W, H, nchw, true, 1, 114, true);
+      fillTensor(out, 0, { pixels, width: pw, height: ph, offsetX: 2, offsetY: 1 }, { width: W, height: H, nchw, bgr: true, scale: 1, padValue: 114 }, true);
       const full = referenceFill(pixels, pw, ph, 2, 1, W, H, nchw, true, 1, 114);
       const marker = referenceFill(new Uint8Array(pw * ph * 3).fill(1), pw, ph, 2, 1, W, H, nchw, true, 1, 0);
       out.forEach((v, i) => expect(v, `element ${i}`).toBe(marker[i] === 1 ? full[i] : -7));
@@ -145,16 +168,56 @@ describe('fillTensor', () => {
 
   it('a zero-sized image gives an all-pad tensor (the warm-up frame)', () => {
     const out = new Float32Array(8 * 8 * 3).fill(NaN);
-    fillTensor(out, 0, new Uint8Array(0), 0, 0, 0, 0, 8, 8, true, false, 0.5, 114);
+    fillTensor(out, 0, { pixels: new Uint8Array(0), width: 0, height: 0, offsetX: 0, offsetY: 0 }, { width: 8, height: 8, nchw: true, bgr: false, scale: 0.5, padValue: 114 });
     expect(out.every((v) => v === 57)).toBe(true);
   });
 
+  // Shrinks up to 2x, enlargements, the smallest sources (2 pixels: every pair at the edge) and placements off the origin.
+  const resizes: [number, number, number, number, number, number][] = [
+    [13, 9, 7, 5, 0, 0], [8, 6, 8, 3, 1, 2], [5, 4, 9, 7, 0, 1], [2, 6, 4, 3, 2, 0], [7, 2, 4, 2, 0, 0], [2, 2, 3, 3, 1, 1],
+  ];
+  for (const [sw, sh, dw, dh, ox, oy] of resizes) {
+    for (const nchw of [true, false]) {
+      it(`${nchw ? 'NCHW' : 'NHWC'} BGR: a ${sw}x${sh} source resized to ${dw}x${dh} at (${ox}, ${oy}) matches bilinear by definition, pad exact`, () => {
+        const W = 10;
+        const H = 9;
+        const source = new Uint8Array(sw * sh * 3).map((_, i) => (i * 89 + 7) % 256);
+        const scale = 1 / 255;
+        const out = new Float32Array(W * H * 3).fill(-1);
+        fillTensor(out, 0, { pixels: source, width: dw, height: dh, offsetX: ox, offsetY: oy, source: { width: sw, height: sh } }, { width: W, height: H, nchw, bgr: true, scale, padValue: 114 });
+        // The expected tensor: the reference resize, written by the (already checked) plain fill, values unrounded.
+        const resized = referenceResize(source, sw, sh, dw, dh);
+        const marker = referenceFill(new Uint8Array(dw * dh * 3).fill(1), dw, dh, ox, oy, W, H, nchw, true, 1, 0);
+        const expected = new Float64Array(W * H * 3).fill(114 * scale);
+        const order = new Float64Array(dw * dh * 3);
+        for (let i = 0; i < dw * dh; i++) for (let c = 0; c < 3; c++) order[i * 3 + c] = resized[i * 3 + 2 - c] * scale;
+        // marker is 1 exactly where the image goes.
+        const positions: number[] = [];
+        marker.forEach((v, i) => v === 1 && positions.push(i));
+        const at = (x: number, y: number, c: number) => (nchw ? c * W * H + (y + oy) * W + x + ox : ((y + oy) * W + x + ox) * 3 + c);
+        for (let y = 0; y < dh; y++) for (let x = 0; x < dw; x++) for (let c = 0; c < 3; c++) expected[at(x, y, c)] = order[(y * dw + x) * 3 + c];
+        expect(positions.length).toBe(dw * dh * 3);
+        for (const i of positions) {
+          expect(Math.abs(out[i] - expected[i]), `element ${i}`).toBeLessThanOrEqual(0.25 * scale);
+        }
+        out.forEach((v, i) => marker[i] !== 1 && expect(v, `pad ${i}`).toBe(Math.fround(114 * scale)));
+      });
+    }
+  }
+
   it('is self-contained, as it must be to run from its source text in the workers', () => {
     const rebuilt = new Function(`return ${fillTensor.toString()}`)() as typeof fillTensor;
-    const a = new Float32Array(75);
-    const b = new Float32Array(75);
-    fillTensor(a, 0, pixels, pw, ph, 1, 1, 5, 5, true, true, 1, 114);
-    rebuilt(b, 0, pixels, pw, ph, 1, 1, 5, 5, true, true, 1, 114);
-    expect(Array.from(b)).toEqual(Array.from(a));
+    const layout = { width: 5, height: 5, nchw: true, bgr: true, scale: 1, padValue: 114 };
+    const frames = [
+      { pixels, width: pw, height: ph, offsetX: 1, offsetY: 1 },
+      { pixels, width: 4, height: 3, offsetX: 1, offsetY: 1, source: { width: pw, height: ph } },
+    ];
+    for (const frame of frames) {
+      const a = new Float32Array(75);
+      const b = new Float32Array(75);
+      fillTensor(a, 0, frame, layout);
+      rebuilt(b, 0, frame, layout);
+      expect(Array.from(b)).toEqual(Array.from(a));
+    }
   });
 });

@@ -2,6 +2,7 @@ import fs from 'fs';
 import { describe, expect, it } from 'vitest';
 import { catalogEntry } from '../../src/models/catalog';
 import { ImageInputError, MAX_INPUT_PIXELS, prepareImage } from '../../src/models/preprocess';
+import { fillTensor } from '../../src/models/tensor';
 import { loadNative } from '../../src/native';
 import { corruptJpeg, hugeJpeg, hugePng } from '../fixtures/bad-images';
 import { media } from './helpers';
@@ -60,6 +61,43 @@ describe('prepareImage', () => {
     const rgba = new Uint8Array(416 * 312 * 4);
     const fromRgba = await prepareImage({ kind: 'raw', data: rgba, width: 416, height: 312, channels: 4 }, yolox);
     expect(fromRgba.frame.pixels.length).toBe(416 * 312 * 3);
+  });
+
+  it('with runtimeResizes, raw RGB up to MAX_RESIZE_FACTOR larger goes to the runtime unresized; beyond it, under 2x2 or not RGB, libvips resizes', async () => {
+    const rgb = await sharp(dogJpeg).raw().toBuffer(); // 768x576: 1.85x the placed 416x312
+    const handed = await prepareImage({ kind: 'raw', data: rgb, width: 768, height: 576, channels: 3 }, yolox, { runtimeResizes: true });
+    expect(handed.frame.pixels).toBe(rgb);
+    expect(handed.frame).toMatchObject({ width: 416, height: 312, offsetX: 0, offsetY: 0, source: { width: 768, height: 576 } });
+    expect(handed.placement).toMatchObject({ srcWidth: 768, srcHeight: 576, width: 416, height: 312 });
+    // originalSize sets the placement; the runtime still resizes from the pixels' own size.
+    const small = await sharp(dogJpeg).resize(600, 450).raw().toBuffer();
+    const resized = await prepareImage({ kind: 'raw', data: small, width: 600, height: 450, channels: 3, originalSize: [1536, 1152] }, yolox, { runtimeResizes: true });
+    expect(resized.frame).toMatchObject({ width: 416, height: 312, source: { width: 600, height: 450 } });
+    expect(resized.placement).toMatchObject({ srcWidth: 1536, srcHeight: 1152, width: 416, height: 312 });
+
+    const big = await sharp(dogJpeg).resize(1536, 1152).raw().toBuffer(); // 3.7x: libvips
+    const shrunk = await prepareImage({ kind: 'raw', data: big, width: 1536, height: 1152, channels: 3 }, yolox, { runtimeResizes: true });
+    expect(shrunk.frame.source).toBeUndefined();
+    expect(shrunk.frame.pixels.length).toBe(416 * 312 * 3);
+    const rgba = await sharp(dogJpeg).ensureAlpha().raw().toBuffer();
+    const fromRgba = await prepareImage({ kind: 'raw', data: rgba, width: 768, height: 576, channels: 4 }, yolox, { runtimeResizes: true });
+    expect(fromRgba.frame.source).toBeUndefined();
+    const thin = await prepareImage({ kind: 'raw', data: new Uint8Array(6), width: 1, height: 2, channels: 3 }, yolox, { runtimeResizes: true });
+    expect(thin.frame.source).toBeUndefined(); // under 2x2: libvips
+    // Without the option (a runtime that does not resize) nothing changes.
+    expect((await prepareImage({ kind: 'raw', data: rgb, width: 768, height: 576, channels: 3 }, yolox)).frame.source).toBeUndefined();
+  });
+
+  it('the tensor fill\'s resize of a real photo is close to libvips\' (which smooths a shrink more) on average', async () => {
+    const rgb = await sharp(dogJpeg).raw().toBuffer();
+    const layout = { width: 416, height: 416, nchw: false, bgr: false, scale: 1, padValue: 0 };
+    const ours = new Float32Array(416 * 416 * 3);
+    fillTensor(ours, 0, { pixels: rgb, width: 416, height: 312, offsetX: 0, offsetY: 0, source: { width: 768, height: 576 } }, layout);
+    const { frame } = await prepareImage({ kind: 'raw', data: rgb, width: 768, height: 576, channels: 3 }, yolox);
+    const libvips = Uint8Array.from(frame.pixels);
+    const mine = Uint8Array.from(ours.subarray(0, 416 * 312 * 3), (v) => Math.round(v));
+    // 2.3 grey levels apart on average: the difference of the kernels; any misplaced row or channel is tens.
+    expect(meanAbsDiff(mine, libvips)).toBeLessThan(3);
   });
 
   it('EXIF orientation is applied before letterboxing', async () => {

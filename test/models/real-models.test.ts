@@ -11,7 +11,7 @@ import { decode, type ModelOutputs } from '../../src/models/decoders';
 import { toSourceBox, toXywh } from '../../src/models/geometry';
 import { prepareImage, type ImageSource } from '../../src/models/preprocess';
 import type { ModelSpec } from '../../src/models/spec';
-import { fillTensor } from '../../src/models/tensor';
+import { fillTensor, tensorLayout } from '../../src/models/tensor';
 import { loadNative } from '../../src/native';
 import { iouXywh, media, YOLOV5, YOLOX, YOLOX_DOG } from './helpers';
 
@@ -23,9 +23,9 @@ interface Found { className: string; score: number; box: number[] }
 
 async function detectDirect(session: InferenceSession, spec: ModelSpec, source: ImageSource, threshold = options.confidence): Promise<Found[]> {
   const { frame, placement } = await prepareImage(source, spec.input);
-  const { width: W, height: H, layout, channelOrder, scale, padValue } = spec.input;
+  const { width: W, height: H, layout } = spec.input;
   const data = new Float32Array(W * H * 3);
-  fillTensor(data, 0, frame.pixels, frame.width, frame.height, frame.offsetX, frame.offsetY, W, H, layout === 'nchw', channelOrder === 'bgr', scale, padValue);
+  fillTensor(data, 0, frame, tensorLayout(spec.input));
   const dims = layout === 'nchw' ? [1, 3, H, W] : [1, H, W, 3];
   const result = await session.run({ [spec.input.name]: new ort.Tensor('float32', data, dims) });
   const outputs: ModelOutputs = {};

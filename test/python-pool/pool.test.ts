@@ -12,7 +12,9 @@ import {
   type PoolStatusEvent,
   type PythonPoolRuntime,
 } from '../../src/runtimes/python-pool';
+import { createRuntime } from '../../src/runtimes';
 import type { DetectorRuntime } from '../../src/runtimes/runtime';
+import { expectSameDetections, rawPhoto, YOLOV5 } from '../models/helpers';
 import { DOG, MODEL, pidAlive, poolChildren, SKIP_REASON, TEST_PYTHON } from './helpers';
 
 const spec = catalogEntry('yolox_nano')!.spec;
@@ -45,11 +47,40 @@ describe.skipIf(!!SKIP_REASON)('python pool end to end (TypeScript -> Python -> 
         const three = await rt.detect([dog.frame, dog.frame, dog.frame], options);
         expect(three).toHaveLength(3);
         expect(three.every((r) => r.detections.some((d) => d.classId === 16) && r.timings.batchSize === 3)).toBe(true);
+        // A source-size raw frame is resized by the pool (auto placement), alone and in a batch with a placed one.
+        expect(rt.info.resizes).toBe(true);
+        const handed = await prepareImage(await rawPhoto('dog.jpg'), spec.input, { runtimeResizes: true });
+        expect(handed.frame.source).toEqual({ width: 768, height: 576 });
+        const [alone] = await rt.detect([handed.frame], options);
+        expectSameDetections(alone.detections, result.detections, 3);
+        const [mixed, placed] = await rt.detect([handed.frame, dog.frame], options);
+        expectSameDetections(mixed.detections, alone.detections, 3);
+        expect(placed.detections).toEqual(result.detections);
       } finally {
         await rt.close();
       }
     });
   }
+
+  it('a centred letterbox (YOLOv5s): boxes from frames placed in Node and resized by the pool land where onnxruntime-node puts them', async () => {
+    const v5 = catalogEntry('yolov5s')!.spec;
+    const raw = await rawPhoto('dog.jpg');
+    const handed = await prepareImage(raw, v5.input, { runtimeResizes: true });
+    expect(handed.frame).toMatchObject({ width: 640, height: 480, offsetY: 80, source: { width: 768, height: 576 } });
+    const placed = (await prepareImage(raw, v5.input)).frame;
+    const [pool, node] = await Promise.all([
+      createPythonPoolRuntime(v5, YOLOV5, { runtime: 'onnx-python', device: 'cpu', threads: 0, concurrency: 1, env }),
+      createRuntime('onnx', YOLOV5, v5, { device: 'cpu', threads: 1, concurrency: 1 }),
+    ]);
+    try {
+      const [reference] = await node.detect([placed], options);
+      const [fromPlaced, fromResized] = await pool.detect([placed, handed.frame], options);
+      expectSameDetections(fromPlaced.detections, reference.detections, 3);
+      expectSameDetections(fromResized.detections, reference.detections, 3);
+    } finally {
+      await Promise.all([pool.close(), node.close()]);
+    }
+  });
 
   it('a model that fails to load is a clear RuntimeError and leaves no process', async () => {
     const before = poolChildren();

@@ -6,7 +6,8 @@ import { toSourceBox, toXywh } from '../../src/models/geometry';
 import { prepareImage, type PreparedImage } from '../../src/models/preprocess';
 import { createRuntime } from '../../src/runtimes';
 import { RuntimeError, type DetectorRuntime, type FrameResult } from '../../src/runtimes/runtime';
-import { iouXywh, media, YOLOV5, YOLOX, YOLOX_DOG } from '../models/helpers';
+import { expectSameDetections, iouXywh, media, rawPhoto, YOLOV5, YOLOX, YOLOX_DOG } from '../models/helpers';
+import type { ModelSpec } from '../../src/models/spec';
 
 const options = { confidence: 0.3, iou: 0.45, maxDetections: 100 };
 const yoloxSpec = catalogEntry('yolox_nano')!.spec;
@@ -19,6 +20,21 @@ const namedFirm = (result: FrameResult) => named(result).filter((n) => n !== 'ca
 
 /** The runtime's worker threads (private: reached into on purpose, to watch them end). */
 const workersOf = (runtime: DetectorRuntime): Worker[] => (runtime as unknown as { workers: { worker: Worker }[] }).workers.map((w) => w.worker);
+/**
+ * Real photos handed over at their own size (768x576, 773x512, 640x424) are resized by the
+ * runtime, and find what the same photos resized by libvips find.
+ */
+async function expectRuntimeResizeAgrees(runtime: DetectorRuntime, spec: ModelSpec, names = ['dog.jpg', 'horses.jpg', 'person.jpg']): Promise<void> {
+  for (const name of names) {
+    const raw = await rawPhoto(name);
+    const handed = await prepareImage(raw, spec.input, { runtimeResizes: true });
+    expect(handed.frame.source).toEqual({ width: raw.width, height: raw.height });
+    const shrunk = await prepareImage(raw, spec.input);
+    const [[mine], [theirs]] = await Promise.all([runtime.detect([handed.frame], options), runtime.detect([shrunk.frame], options)]);
+    expectSameDetections(mine.detections, theirs.detections, 2);
+  }
+}
+
 const messagePorts = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
 
 describe('onnx runtime, YOLOX-Nano on cpu', () => {
@@ -35,7 +51,7 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
   afterAll(() => runtime?.close());
 
   it('reports what it is', () => {
-    expect(runtime.info).toEqual({ runtime: 'onnx', device: 'cpu', concurrency: 1, maxBatch: 1, pipelineDepth: 2 });
+    expect(runtime.info).toEqual({ runtime: 'onnx', device: 'cpu', concurrency: 1, maxBatch: 1, pipelineDepth: 2, resizes: true });
     expect(runtime.spec).toBe(yoloxSpec);
   });
 
@@ -94,6 +110,15 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
     expect((await runtime.detect([small.frame], { ...options, confidence: 0.5 }))[0].detections).toEqual([]);
   });
 
+  it('resizes a source-size raw frame itself and finds what the libvips-resized frame finds; a slot grows to hold it', async () => {
+    expect(runtime.info.resizes).toBe(true);
+    await expectRuntimeResizeAgrees(runtime, yoloxSpec);
+    // the slots grew to the largest frame, and a model-size frame after it reads only its own pixels
+    const { staging } = (runtime as unknown as { workers: { staging: Uint8Array[] }[] }).workers[0];
+    expect(Math.max(...staging.map((s) => s.byteLength))).toBe(768 * 576 * 3);
+    expect(namedFirm((await runtime.detect([dog.frame], options))[0])).toEqual(['bicycle', 'car', 'dog']);
+  });
+
   it('refuses a frame that is not RGB placed inside the model input, by name, and keeps serving', async () => {
     const rgb = (w: number, h: number) => new Uint8Array(w * h * 3);
     const bad = [
@@ -102,6 +127,9 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
       { pixels: rgb(500, 10), width: 500, height: 10, offsetX: 0, offsetY: 0 }, // wider than the input
       { pixels: rgb(10, 10), width: 10, height: 10, offsetX: -1, offsetY: 0 },
       { pixels: rgb(10, 10), width: 10, height: 10, offsetX: 0.5, offsetY: 0 },
+      { pixels: rgb(768, 576), width: 416, height: 312, offsetX: 0, offsetY: 0, source: { width: 768, height: 575 } }, // a row short
+      { pixels: rgb(900, 10), width: 416, height: 5, offsetX: 0, offsetY: 0, source: { width: 900, height: 10 } }, // shrinks over 2x
+      { pixels: rgb(1, 10), width: 2, height: 10, offsetX: 0, offsetY: 0, source: { width: 1, height: 10 } }, // under 2x2
     ];
     for (const frame of bad) {
       await expect(runtime.detect([dog.frame, frame], options)).rejects.toThrow(/frame 1: .* is not RGB placed inside the 416x416 model input/);
@@ -122,6 +150,8 @@ describe('onnx runtime, YOLOv5s on cpu', () => {
     try {
       const [result] = await runtime.detect([(await prepare('dog.jpg', yolov5Spec)).frame], options);
       expect(named(result, yolov5Spec)).toEqual(expect.arrayContaining(['bicycle', 'car', 'dog']));
+      // centred letterbox: the resized frame goes 80 rows down
+      await expectRuntimeResizeAgrees(runtime, yolov5Spec, ['dog.jpg', 'horses.jpg']);
     } finally {
       await runtime.close();
     }

@@ -2,7 +2,7 @@ import { execFile } from 'child_process';
 import path from 'path';
 import { promisify } from 'util';
 import { Worker } from 'worker_threads';
-import { fillTensor } from '../../models/tensor';
+import { fillTensor, tensorLayout } from '../../models/tensor';
 import type { ModelSpec } from '../../models/spec';
 import { loadNative, resolveNative } from '../../native';
 import { callsInFlight, type PreparedFrame } from '../../runtimes/runtime';
@@ -28,8 +28,7 @@ export interface RawResult {
 function inputTensor(spec: ModelSpec, frame: PreparedFrame): { data: Float32Array; dims: number[] } {
   const { input } = spec;
   const data = new Float32Array(3 * input.width * input.height);
-  fillTensor(data, 0, frame.pixels, frame.width, frame.height, frame.offsetX, frame.offsetY, input.width, input.height,
-    input.layout === 'nchw', input.channelOrder === 'bgr', input.scale, input.padValue);
+  fillTensor(data, 0, frame, tensorLayout(input));
   const dims = input.layout === 'nchw' ? [1, 3, input.height, input.width] : [1, input.height, input.width, 3];
   return { data, dims };
 }

@@ -10,7 +10,7 @@ import {
   type RuntimeOptions,
 } from '../runtime';
 import { ensurePythonEnvironment } from './environment';
-import { inferBatchParts, inferRawParts, MsgType, PixelFormat, type DecodePrefix, type RawImage } from './frames';
+import { inferBatchParts, inferRawParts, MsgType, PixelFormat, PLACE_AUTO, type DecodePrefix, type RawImage } from './frames';
 import { PoolSupervisor, type BatchMode, type PoolReady, type PoolRuntimeName, type PoolStatusEvent } from './supervisor';
 
 export { PoolRequestError, PoolUnavailableError } from './client';
@@ -41,8 +41,9 @@ export interface PythonPoolRuntimeOptions extends RuntimeOptions {
 
 /**
  * A model served by a Python pool process (OpenVINO, ONNX Runtime for Python or CoreML). Frames
- * go over as placed RGB (infer_raw, or infer_batch for several), so the pool only pads and
- * converts; its boxes come back in each frame's pixels and are shifted into model-input pixels.
+ * go over as RGB (infer_raw, or infer_batch for several): placed ones, so the pool only pads and
+ * converts, or ones still to be resized, which the pool resizes and places itself; its boxes come
+ * back in each frame's pixels and are mapped into model-input pixels.
  */
 export class PythonPoolRuntime implements DetectorRuntime {
   readonly info: RuntimeInfo;
@@ -56,7 +57,7 @@ export class PythonPoolRuntime implements DetectorRuntime {
     const model = ready.models[0]!;
     // The pool queues requests itself: a second call per predict worker keeps it busy across the IPC round trip
     // (OpenVINO starts both at once: REQUESTS_PER_RUNNER in nvr_pool/backends/openvino.py).
-    this.info = { runtime: ready.runtime, device: model.device ?? ready.device, concurrency: ready.workers.predict, maxBatch: model.maxBatch, pipelineDepth: 2 };
+    this.info = { runtime: ready.runtime, device: model.device ?? ready.device, concurrency: ready.workers.predict, maxBatch: model.maxBatch, pipelineDepth: 2, resizes: true };
   }
 
   async detect(frames: PreparedFrame[], options: DecodeOptions): Promise<FrameResult[]> {
@@ -88,15 +89,25 @@ interface InferAnswer {
   }[];
 }
 
+/**
+ * A placed frame goes as it is; one still to be resized goes at its own size with automatic
+ * placement, which the pool computes as placeImage does (nvr_pool/preprocess.py) and resizes
+ * with OpenCV on its prepare threads.
+ */
 function toRawImage(frame: PreparedFrame): RawImage {
-  return { width: frame.width, height: frame.height, format: PixelFormat.Rgb, x: frame.offsetX, y: frame.offsetY, data: frame.pixels };
+  const { width, height } = frame.source ?? frame;
+  const [x, y] = frame.source ? [PLACE_AUTO, PLACE_AUTO] : [frame.offsetX, frame.offsetY];
+  return { width, height, format: PixelFormat.Rgb, x, y, data: frame.pixels };
 }
 
+/** The pool's boxes are in the pixels it was sent; model-input pixels are those scaled to the placed size, then shifted. */
 function toFrameResult(r: InferAnswer['results'][number], frame: PreparedFrame): FrameResult {
+  const sx = frame.source ? frame.width / frame.source.width : 1;
+  const sy = frame.source ? frame.height / frame.source.height : 1;
   const detections: RawDetection[] = r.detections.map(([classId, score, x1, y1, x2, y2]) => ({
     classId,
     score,
-    box: [x1 + frame.offsetX, y1 + frame.offsetY, x2 + frame.offsetX, y2 + frame.offsetY],
+    box: [x1 * sx + frame.offsetX, y1 * sy + frame.offsetY, x2 * sx + frame.offsetX, y2 * sy + frame.offsetY],
   }));
   const t = r.timings;
   return { detections, timings: { tensorMs: t.preprocessMs, inferenceMs: t.predictMs, postprocessMs: t.postprocessMs, batchSize: t.batchSize } };
