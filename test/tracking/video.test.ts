@@ -136,13 +136,20 @@ describe.skipIf(!available)('tracking and skipping on vtest.avi', () => {
       console.log(`moving clip x${repeat}: ${skipping.stats.skipped} of ${sequence.length} frames skipped; thumbnail+compare ${skipping.stats.similarityMs.toFixed(3)} ms/frame`);
       expect(all.stats.skipped).toBe(0);
       if (repeat > 1) expect(skipping.stats.skipped).toBeGreaterThanOrEqual(((repeat - 1) / repeat) * sequence.length * 0.95);
-      // A sample of frames: every person reported without skipping is reported with skipping (IoU > 0.5).
+      // A sample of frames: every person reported with confidence either way is reported the other
+      // way too (IoU > 0.5). A detection just over the 0.3 threshold flickers from frame to frame,
+      // and the tracker confirms it or not depending on which frames were analysed: not compared.
+      const sure = (list: CameraFrameResult['detections']) => list.filter((d) => d.score >= 0.4);
+      let compared = 0;
       for (let n = 0; n < sequence.length; n += 7) {
-        const a = all.out[n].detections;
-        const b = skipping.out[n].detections;
+        const a = sure(all.out[n].detections);
+        const b = sure(skipping.out[n].detections);
         expect(b.length).toBe(a.length);
         for (const d of a) expect(b.some((e) => iou(d.boundingBox, e.boundingBox) > 0.5)).toBe(true);
+        compared += a.length;
       }
+      // The stretch has a dozen people: most sampled frames had several to compare.
+      expect(compared).toBeGreaterThan(3 * (sequence.length / 7));
     }
   });
 
