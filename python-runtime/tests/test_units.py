@@ -11,7 +11,8 @@ from nvr_pool.backends.coreml import compute_units_name, import_coremltools, mod
 from nvr_pool.backends.onnx import providers_for
 from nvr_pool.config import parse_config, parse_spec
 from nvr_pool.preprocess import prepare
-from nvr_pool.protocol import PLACE_AUTO, PixelFormat, ProtocolError, RawImage
+from nvr_pool.protocol import PLACE_AUTO, EncodedImage, PixelFormat, ProtocolError, RawImage
+from nvr_pool.server import _cheap_to_place
 
 
 def test_spec_parses_the_typescript_model_spec() -> None:
@@ -86,3 +87,19 @@ def test_auto_letterbox_matches_typescript_place_image() -> None:
     assert p.tensor.shape == (640, 640, 3)
     assert (p.placement.offset_x, p.placement.offset_y) == (0, 80)  # 640x480 centred
     assert p.tensor[80, 0, 0] == pytest.approx(1.0) and p.tensor[79, 0, 0] == pytest.approx(114 / 255)
+
+
+def test_cheap_placements_run_on_the_event_loop() -> None:
+    """Placed raw pixels and auto placement from at most 2x the input skip the thread hops; the rest do not."""
+    s = parse_spec(spec("yolox_nano")).input  # 416 x 416
+
+    def raw(w: int, h: int, auto: bool) -> RawImage:
+        at = PLACE_AUTO if auto else 0
+        return RawImage(w, h, PixelFormat.RGB, at, at, bytes(w * h * 3))
+
+    assert _cheap_to_place(raw(416, 312, auto=False), s)
+    assert _cheap_to_place(raw(768, 576, auto=True), s)
+    assert _cheap_to_place(raw(832, 832, auto=True), s)
+    assert not _cheap_to_place(raw(833, 576, auto=True), s)
+    assert not _cheap_to_place(raw(1920, 1080, auto=True), s)
+    assert not _cheap_to_place(EncodedImage(b"\xff\xd8"), s)
