@@ -66,6 +66,12 @@ def raw_array(image: RawImage) -> np.ndarray:
     return np.frombuffer(image.pixels, dtype=np.uint8).reshape(image.height, image.width, channels)
 
 
+def _swaps(fmt: PixelFormat, order: str) -> bool:
+    """Whether 3-channel pixels of `fmt` need their first and third channels swapped for `order`."""
+    source = "bgr" if fmt in (PixelFormat.BGR, PixelFormat.ENCODED) else "rgb"
+    return source != order
+
+
 def _to_order(array: np.ndarray, fmt: PixelFormat, order: str) -> np.ndarray:
     """Converts an HxWxC uint8 array of `fmt` to 3 channels in the model's channel order.
 
@@ -73,12 +79,12 @@ def _to_order(array: np.ndarray, fmt: PixelFormat, order: str) -> np.ndarray:
     """
     if fmt == PixelFormat.GRAY:
         return cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
-    source = "bgr" if fmt in (PixelFormat.BGR, PixelFormat.ENCODED) else "rgb"
-    return array if source == order else cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if _swaps(fmt, order) else array
 
 
-def _place(image: Image, spec_input: InputSpec) -> tuple[np.ndarray, PixelFormat, Placement]:
-    """Decodes and resizes one image as the spec places it: (HxWxC pixels, their format, placement)."""
+def _layout(image: Image, spec_input: InputSpec) -> tuple[np.ndarray, PixelFormat, Placement, tuple[int, int]]:
+    """One image as received (decoded if encoded): its HxWxC pixels, their format, where they go,
+    and the (width, height) they are resized to."""
     if isinstance(image, EncodedImage):
         array, fmt, auto = decode_encoded(image), PixelFormat.ENCODED, True
     else:
@@ -94,26 +100,26 @@ def _place(image: Image, spec_input: InputSpec) -> tuple[np.ndarray, PixelFormat
             rh = min(H, max(1, _js_round(height * scale)))
             centred = spec_input.placement == "center"
             ox, oy = ((W - rw) // 2, (H - rh) // 2) if centred else (0, 0)
-        if (rw, rh) != (width, height):
-            array = cv2.resize(array, (rw, rh), interpolation=cv2.INTER_LINEAR)
-            if array.ndim == 2:
-                array = array[:, :, None]
-        placement = Placement(width, height, ox, oy, rw / width, rh / height)
-    else:
-        assert isinstance(image, RawImage)
-        ox, oy, rw, rh = image.x, image.y, width, height
-        if ox + rw > W or oy + rh > H:
-            raise ProtocolError(
-                "bad_placement", f"{width}x{height} image at ({ox}, {oy}) does not fit the {W}x{H} model input"
-            )
-        placement = Placement(width, height, ox, oy, 1.0, 1.0)
-    return array, fmt, placement
+        return array, fmt, Placement(width, height, ox, oy, rw / width, rh / height), (rw, rh)
+    assert isinstance(image, RawImage)
+    if image.x + width > W or image.y + height > H:
+        raise ProtocolError(
+            "bad_placement", f"{width}x{height} image at ({image.x}, {image.y}) does not fit the {W}x{H} model input"
+        )
+    return array, fmt, Placement(width, height, image.x, image.y, 1.0, 1.0), (width, height)
+
+
+def _resized(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (array.shape[1], array.shape[0]) == size:
+        return array
+    out = cv2.resize(array, size, interpolation=cv2.INTER_LINEAR)
+    return out[:, :, None] if out.ndim == 2 else out
 
 
 def prepare(image: Image, spec_input: InputSpec) -> Prepared:
     """Builds the CHW/HWC float32 tensor of one image (no batch axis)."""
-    array, fmt, placement = _place(image, spec_input)
-    pixels = _to_order(array, fmt, spec_input.channel_order)
+    array, fmt, placement, size = _layout(image, spec_input)
+    pixels = _to_order(_resized(array, size), fmt, spec_input.channel_order)
     rh, rw = pixels.shape[:2]
     ox, oy = int(placement.offset_x), int(placement.offset_y)
     W, H = spec_input.width, spec_input.height  # noqa: N806 - the model's input size
@@ -137,13 +143,15 @@ def prepare_pixels(image: Image, spec_input: InputSpec) -> Prepared:
     runtimes that convert type, layout and scale inside the model (see Backend.takes_pixels).
 
     A frame that already fills the input in the model's order is used as it is, without a copy;
-    a letterboxed one is written once into the canvas, and only the margins are padded.
+    a letterboxed one is written once into the canvas, and only the margins are padded. A colour
+    frame to be resized is resized straight into the canvas and its channels swapped there, in
+    place: the fresh intermediate arrays cost more than the resize (cold memory, page faults).
     """
-    array, fmt, placement = _place(image, spec_input)
+    array, fmt, placement, (rw, rh) = _layout(image, spec_input)
     W, H = spec_input.width, spec_input.height  # noqa: N806 - the model's input size
-    rh, rw = array.shape[:2]
+    order = spec_input.channel_order
     if (rw, rh) == (W, H):
-        return Prepared(_to_order(array, fmt, spec_input.channel_order), placement)
+        return Prepared(_to_order(_resized(array, (W, H)), fmt, order), placement)
     ox, oy = int(placement.offset_x), int(placement.offset_y)
     canvas = np.empty((H, W, 3), dtype=np.uint8)
     pad = int(spec_input.pad_value)
@@ -151,5 +159,12 @@ def prepare_pixels(image: Image, spec_input: InputSpec) -> Prepared:
     canvas[oy + rh :] = pad
     canvas[oy : oy + rh, :ox] = pad
     canvas[oy : oy + rh, ox + rw :] = pad
-    canvas[oy : oy + rh, ox : ox + rw] = _to_order(array, fmt, spec_input.channel_order)
+    region = canvas[oy : oy + rh, ox : ox + rw]
+    resizing = (array.shape[1], array.shape[0]) != (rw, rh)
+    if resizing and fmt != PixelFormat.GRAY and region.flags.c_contiguous:
+        cv2.resize(array, (rw, rh), dst=region, interpolation=cv2.INTER_LINEAR)
+        if _swaps(fmt, order):
+            cv2.cvtColor(region, cv2.COLOR_RGB2BGR, dst=region)
+    else:
+        region[...] = _to_order(_resized(array, (rw, rh)), fmt, order)
     return Prepared(canvas, placement)

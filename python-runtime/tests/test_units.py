@@ -10,7 +10,7 @@ from nvr_pool.backends import RuntimeUnavailableError
 from nvr_pool.backends.coreml import compute_units_name, import_coremltools, model_kind
 from nvr_pool.backends.onnx import providers_for
 from nvr_pool.config import parse_config, parse_spec
-from nvr_pool.preprocess import prepare
+from nvr_pool.preprocess import prepare, prepare_pixels
 from nvr_pool.protocol import PLACE_AUTO, EncodedImage, PixelFormat, ProtocolError, RawImage
 from nvr_pool.server import _cheap_to_place
 
@@ -103,3 +103,22 @@ def test_cheap_placements_run_on_the_event_loop() -> None:
     assert not _cheap_to_place(raw(833, 576, auto=True), s)
     assert not _cheap_to_place(raw(1920, 1080, auto=True), s)
     assert not _cheap_to_place(EncodedImage(b"\xff\xd8"), s)
+
+
+@pytest.mark.parametrize("model", ["yolox_nano", "yolov5s"])
+@pytest.mark.parametrize("fmt", [PixelFormat.RGB, PixelFormat.BGR, PixelFormat.GRAY])
+@pytest.mark.parametrize("size", [(768, 576), (576, 768), (416, 312), (300, 200)])
+def test_pixels_for_the_model_match_its_float_tensor(model: str, fmt: PixelFormat, size: tuple[int, int]) -> None:
+    """prepare_pixels (resized straight into the canvas where it can) writes what prepare writes, as bytes."""
+    s = parse_spec(spec(model)).input
+    w, h = size
+    channels = 1 if fmt == PixelFormat.GRAY else 3
+    pixels = np.random.default_rng(w + h).integers(0, 256, (h, w, channels), dtype=np.uint8)
+    for x, y in [(PLACE_AUTO, PLACE_AUTO), (0, 0)] if w <= s.width and h <= s.height else [(PLACE_AUTO, PLACE_AUTO)]:
+        image = RawImage(w, h, fmt, x, y, pixels.tobytes())
+        as_bytes = prepare_pixels(image, s)
+        as_float = prepare(image, s)
+        tensor = as_float.tensor.transpose(1, 2, 0) if s.layout == "nchw" else as_float.tensor
+        assert as_bytes.tensor.shape == (s.height, s.width, 3)
+        np.testing.assert_array_equal(as_bytes.tensor, np.rint(tensor / s.scale).astype(np.uint8))
+        assert as_bytes.placement == as_float.placement
