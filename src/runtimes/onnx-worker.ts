@@ -107,6 +107,8 @@ export function onnxWorkerMain(req: NodeJS.Require, fill: typeof fillTensor): vo
     }
     // Each run answers through the shared output buffer of its first frame's slot: the main thread
     // decodes in place before it frees the slots, so no 1.2 MB buffer per frame ends up as its garbage.
+    // Transferring onnxruntime's own output buffers instead saves this copy (0.17 ms) but, profiled at
+    // 8 x 25 fps, kept the main thread in garbage collection 7-12% of the time, against 0.5% this way.
     groups.forEach((group, k) => {
       const slot = group[0].slot;
       const bytes = Object.values(outputs[k]).reduce((n, o) => n + o.data.byteLength, 0);
