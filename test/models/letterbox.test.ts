@@ -140,6 +140,20 @@ describe('fillTensor', () => {
     }
   }
 
+  for (const nchw of [true, false]) {
+    for (const bgr of [true, false]) {
+      it(`${nchw ? 'NCHW' : 'NHWC'} ${bgr ? 'BGR' : 'RGB'}: rows read four pixels at a time, and the rest one by one, at an odd offset in the buffer`, () => {
+        const [w, h, W, H] = [7, 3, 9, 5];
+        // One byte in: the 32-bit reads are unaligned.
+        const buffer = new Uint8Array(1 + w * h * 3).map((_, i) => (i * 53 + 11) % 256);
+        const image = buffer.subarray(1);
+        const out = new Float32Array(W * H * 3);
+        fillTensor(out, 0, { pixels: image, width: w, height: h, offsetX: 1, offsetY: 2 }, { width: W, height: H, nchw, bgr, scale: 0.5, padValue: 114 });
+        expect(Array.from(out)).toEqual(Array.from(referenceFill(image, w, h, 1, 2, W, H, nchw, bgr, 0.5, 114)));
+      });
+    }
+  }
+
   it('spot checks by hand: NCHW BGR, scale 1 (YOLOX)', () => {
     const out = new Float32Array(4 * 3 * 3);
     fillTensor(out, 0, { pixels, width: pw, height: ph, offsetX: 1, offsetY: 1 }, { width: 4, height: 3, nchw: true, bgr: true, scale: 1, padValue: 114 });
