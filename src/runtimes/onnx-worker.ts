@@ -1,4 +1,4 @@
-import type { fillTensor } from '../models/tensor';
+import type { fillTensor, TensorLayout } from '../models/tensor';
 
 /** What the main thread sends a worker. */
 export type WorkerRequest =
@@ -32,16 +32,11 @@ export type WorkerReply =
   | { type: 'error'; id: number; message: string }
   | { type: 'closed' };
 
-export interface WorkerConfig {
+/** The session's settings, and the model input's layout (TensorLayout) the fill writes. */
+export interface WorkerConfig extends TensorLayout {
   ortPath: string;
   modelPath: string;
   inputName: string;
-  width: number;
-  height: number;
-  nchw: boolean;
-  bgr: boolean;
-  scale: number;
-  padValue: number;
   threads: number;
   provider: string;
   /** Shared memory, one per call the worker may hold (see WorkerFrame); a slot grows when a larger frame needs it. */
