@@ -4,7 +4,10 @@ spec the plugin needs for a file it does not know (same conventions as the catal
 yolox_nano), so `npm run eval -- --input-size S` can measure YOLOX-Nano at other sizes. The
 graph itself is size-agnostic (convolutions, a stride-2 slice stem, and reshapes with -1).
 
-    .venv/bin/pip install onnx
+With --batch, the batch axis is made symbolic instead (height and width stay 416): the three
+head reshapes to [1, 85, -1] become [0, 85, -1] (0 keeps the input's batch), so N frames run as
+one N-batch tensor (test/runtimes/onnx-runtime.test.ts).
+
     .venv/bin/python test/eval/make-dynamic-yolox.py ../shared/models/yolox_nano.onnx /tmp/dyn/yolox_nano_dyn.onnx
     npm run eval -- --coco ../shared/coco --model /tmp/dyn/yolox_nano_dyn.onnx --input-size 320
 """
@@ -12,7 +15,9 @@ import json
 import os
 import sys
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 
 COCO = ['person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'traffic light', 'fire hydrant',
         'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe',
@@ -23,16 +28,30 @@ COCO = ['person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 't
         'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear', 'hair drier', 'toothbrush']
 
 
-def main(src, dst):
+def symbolic(dim, name):
+    dim.ClearField('dim_value')
+    dim.dim_param = name
+
+
+def main(src, dst, batch=False):
     model = onnx.load(src)
     dims = model.graph.input[0].type.tensor_type.shape.dim
-    for axis, name in ((2, 'height'), (3, 'width')):
-        dims[axis].ClearField('dim_value')
-        dims[axis].dim_param = name
     out = model.graph.output[0].type.tensor_type.shape.dim
-    out[1].ClearField('dim_value')
-    out[1].dim_param = 'anchors'
-    del model.graph.value_info[:]  # shapes recorded for 416 would be wrong at other sizes
+    if batch:
+        symbolic(dims[0], 'batch')
+        symbolic(out[0], 'batch')
+        heads = 0
+        for i, init in enumerate(model.graph.initializer):
+            if init.data_type == onnx.TensorProto.INT64 and list(numpy_helper.to_array(init)) == [1, 85, -1]:
+                model.graph.initializer[i].CopyFrom(numpy_helper.from_array(np.array([0, 85, -1], dtype=np.int64), init.name))
+                heads += 1
+        if heads != 3:
+            sys.exit(f'{src}: expected the three [1, 85, -1] head reshapes of YOLOX, found {heads}')
+    else:
+        for axis, name in ((2, 'height'), (3, 'width')):
+            symbolic(dims[axis], name)
+        symbolic(out[1], 'anchors')
+    del model.graph.value_info[:]  # shapes recorded for one size or batch would be wrong at others
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     onnx.save(model, dst)
     name = os.path.splitext(os.path.basename(dst))[0]
@@ -50,4 +69,5 @@ def main(src, dst):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1], sys.argv[2])
+    args = [a for a in sys.argv[1:] if a != '--batch']
+    main(args[0], args[1], batch='--batch' in sys.argv[1:])

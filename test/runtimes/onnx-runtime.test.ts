@@ -1,4 +1,7 @@
+import { execFileSync } from 'child_process';
 import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import type { Worker } from 'worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogEntry } from '../../src/models/catalog';
@@ -7,6 +10,7 @@ import { prepareImage, type PreparedImage } from '../../src/models/preprocess';
 import { createRuntime } from '../../src/runtimes';
 import { RuntimeError, type DetectorRuntime, type FrameResult } from '../../src/runtimes/runtime';
 import { expectSameDetections, iouXywh, media, rawPhoto, YOLOV5, YOLOX, YOLOX_DOG } from '../models/helpers';
+import { pythonWith, REPO } from '../paths';
 import type { ModelSpec } from '../../src/models/spec';
 
 const options = { confidence: 0.3, iou: 0.45, maxDetections: 100 };
@@ -141,6 +145,49 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
     const before = Buffer.from(dog.frame.pixels);
     await runtime.detect([dog.frame], options);
     expect(Buffer.compare(Buffer.from(dog.frame.pixels), before)).toBe(0);
+  });
+});
+
+// YOLOX-Nano with a symbolic batch axis, made from the shared file (test/eval/make-dynamic-yolox.py --batch).
+const ONNX_PYTHON = pythonWith('onnx');
+describe.skipIf(!ONNX_PYTHON)('onnx runtime, a model with a dynamic batch axis', () => {
+  it('stacks a multi-frame call into one N-batch tensor, and every frame gets what it gets alone', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvr-dynbatch-'));
+    const model = path.join(dir, 'yolox_nano_batch.onnx');
+    execFileSync(ONNX_PYTHON!, [path.join(REPO, 'test/eval/make-dynamic-yolox.py'), '--batch', YOLOX, model]);
+    const runtime = await createRuntime('onnx', model, yoloxSpec, { device: 'cpu', threads: 1, concurrency: 1 });
+    try {
+      expect(runtime.info.maxBatch).toBe(8);
+      // Placed frames of three sizes and a source-size one the worker resizes: all in one tensor.
+      const source = await prepareImage(await rawPhoto('horses.jpg'), yoloxSpec.input, { runtimeResizes: true });
+      const frames = [(await prepare('dog.jpg')).frame, (await prepare('person.jpg')).frame, (await prepare('iceblock.jpg')).frame, source.frame];
+      // What the worker answered: one output with a batch axis of 4, or one output per frame (private: reached into on purpose).
+      const replies: { outputs: Record<string, { dims: number[] }>[] }[] = [];
+      const spied = runtime as unknown as { decodeReply: (reply: (typeof replies)[number], ...rest: unknown[]) => FrameResult[] };
+      const decodeReply = spied.decodeReply.bind(runtime);
+      spied.decodeReply = (reply, ...rest) => (replies.push(reply), decodeReply(reply, ...rest));
+      const together = await runtime.detect(frames, options);
+      expect(together.map((r) => r.timings.batchSize)).toEqual([4, 4, 4, 4]);
+      expect(replies[0].outputs.map((o) => o[yoloxSpec.output].dims)).toEqual([[4, 3549, 85]]);
+      for (const [i, frame] of frames.entries()) {
+        const [alone] = await runtime.detect([frame], options);
+        expect(together[i].detections.map((d) => d.classId), `frame ${i}`).toEqual(alone.detections.map((d) => d.classId));
+        together[i].detections.forEach((d, k) => {
+          expect(d.score).toBeCloseTo(alone.detections[k].score, 4);
+          d.box.forEach((v, j) => expect(v).toBeCloseTo(alone.detections[k].box[j], 2));
+        });
+      }
+      expect(named(together[0])).toEqual(expect.arrayContaining(['bicycle', 'car', 'dog']));
+      expect(together[3].detections.filter((d) => yoloxSpec.labels[d.classId] === 'horse').length).toBeGreaterThanOrEqual(3);
+      // More frames than the largest stacked batch run as a loop of single frames instead.
+      const nine = await runtime.detect(Array.from({ length: 9 }, () => frames[0]), options);
+      expect(replies.at(-1)!.outputs.map((o) => o[yoloxSpec.output].dims)).toEqual(Array(9).fill([1, 3549, 85]));
+      expect(nine.map((r) => r.timings.batchSize)).toEqual(Array(9).fill(9));
+      expect(nine.every((r) => named(r).includes('dog'))).toBe(true);
+    } finally {
+      await runtime.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
