@@ -42,8 +42,9 @@ export interface DetectorConfig extends RuntimeOptions {
 
 /**
  * One loaded model on one runtime, with the stages around it: prepare (decode and resize with
- * libvips), run, and finish (map boxes back to the source image, name and filter classes).
- * The plugin, the CLI, the scheduler and the accuracy evaluation all go through these stages.
+ * libvips, or hand a raw frame up to 2x the model's size to a runtime that resizes it), run, and
+ * finish (map boxes back to the source image, name and filter classes). The plugin, the CLI, the
+ * scheduler and the accuracy evaluation all go through these stages.
  */
 export class Detector {
   constructor(readonly model: ResolvedModel, readonly runtime: DetectorRuntime, readonly config: DetectorConfig) {}
