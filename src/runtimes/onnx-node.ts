@@ -46,13 +46,16 @@ class InferenceWorker {
    */
   readonly staging: Uint8Array[];
   readonly freeSlots: number[];
+  /** The smallest slot: a frame at the model input's size. */
+  private readonly slotBytes: number;
   /** Calls posted and not yet answered. */
   outstanding = 0;
   private closed?: () => void;
   exited = false;
 
   constructor(config: SessionConfig, onDeath: (w: InferenceWorker, error: Error) => void) {
-    const staging = Array.from({ length: PIPELINE_DEPTH }, () => new SharedArrayBuffer(config.width * config.height * 3));
+    this.slotBytes = config.width * config.height * 3;
+    const staging = Array.from({ length: PIPELINE_DEPTH }, () => new SharedArrayBuffer(this.slotBytes));
     this.staging = staging.map((buffer) => new Uint8Array(buffer));
     this.freeSlots = this.staging.map((_, i) => i);
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...config, staging } satisfies WorkerConfig, name: 'onnx-inference' });
@@ -97,8 +100,9 @@ class InferenceWorker {
     return frames.map(({ pixels, ...geometry }) => {
       const slot = this.freeSlots.pop() ?? this.staging.push(new Uint8Array(0)) - 1;
       let buffer: SharedArrayBuffer | undefined;
-      if (this.staging[slot].byteLength < pixels.length) {
-        buffer = new SharedArrayBuffer(pixels.length);
+      const bytes = Math.max(this.slotBytes, pixels.length);
+      if (this.staging[slot].byteLength < bytes) {
+        buffer = new SharedArrayBuffer(bytes);
         this.staging[slot] = new Uint8Array(buffer);
       }
       this.staging[slot].set(pixels);

@@ -100,6 +100,13 @@ describe('onnx runtime, YOLOX-Nano on cpu', () => {
       const order = k % 2 ? [1, 2, 0] : [0, 1, 2];
       expect(results.map(namedFirm), `call ${k}`).toEqual(order.map((i) => want[i]));
     }
+    // More slots (eight frames held at once): a new one is never smaller than a model-size frame,
+    // even when the frame that made it is empty.
+    const blank = { pixels: new Uint8Array(0), width: 0, height: 0, offsetX: 0, offsetY: 0 };
+    const blanks = await Promise.all([0, 1, 2].map(() => runtime.detect([blank, blank, blank, blank], options)));
+    expect(blanks.flat().every((r) => r.detections.length === 0)).toBe(true);
+    expect(slots().staging.length).toBe(8);
+    expect(slots().staging.every((s) => (s as Uint8Array).byteLength >= 416 * 416 * 3)).toBe(true);
   });
 
   it('one frame and the same frame in a multi-frame call agree exactly', async () => {
