@@ -53,9 +53,9 @@ function sameInput(a: InputSpec, b: InputSpec): boolean {
 /**
  * One scheduler for every camera and API caller in front of one detector. Cameras are sources
  * with a keep-latest slot, API calls wait in a bounded FIFO; ready frames are taken round robin
- * into batches by the batching rule, prepared (libvips) while earlier batches run, and run with
- * at most `callsInFlight(runtime.info)` model calls in flight at once (`concurrency` runners, each
- * holding up to `pipelineDepth` calls).
+ * into batches by the batching rule, prepared (decoded, and resized unless the runtime resizes)
+ * while earlier batches run, and run with at most `callsInFlight(runtime.info)` model calls in
+ * flight at once (`concurrency` runners, each holding up to `pipelineDepth` calls).
  */
 export class DetectionScheduler {
   private options: SchedulerOptions;

@@ -1,7 +1,7 @@
 import type { Sharp as SharpPipeline } from 'sharp';
 import type SharpModule from 'sharp';
 import { loadNative } from '../native';
-import { MAX_RESIZE_FACTOR, type PreparedFrame } from '../runtimes/runtime';
+import { runtimeCanResize, type PreparedFrame } from '../runtimes/runtime';
 import { placeImage, type Placement } from './geometry';
 import type { InputSpec } from './spec';
 
@@ -62,7 +62,7 @@ function checkRaw(source: Extract<ImageSource, { kind: 'raw' }>): void {
  * Turns an encoded or raw image into packed RGB pixels sized for the model (aspect kept for
  * letterbox models). libvips decodes and resizes in one pipeline (with JPEG shrink-on-load);
  * a raw RGB frame that already has the right size (Scrypted's `Image.toBuffer({resize})`)
- * skips libvips entirely, and so does one that needs a shrink of at most MAX_RESIZE_FACTOR when
+ * skips libvips entirely, and so does one `runtimeCanResize` (at most 2x the placed size) when
  * `runtimeResizes` (the runtime's info says `resizes`): the runtime resizes it while it builds
  * the tensor, off the event loop, with none of libvips' ~1 ms fixed cost per call. Padding is
  * left to the tensor fill, which writes every element anyway.
@@ -103,12 +103,12 @@ export async function prepareImage(source: ImageSource, input: InputSpec, { runt
   const { width, height } = placement;
   let pixels: Uint8Array;
   let resizeFrom: PreparedFrame['source'];
-  if (source.kind === 'raw' && source.channels === 3 && source.width === width && source.height === height) {
-    pixels = source.data;
-  } else if (source.kind === 'raw' && source.channels === 3 && runtimeResizes && source.width >= 2 && source.height >= 2
-    && source.width <= width * MAX_RESIZE_FACTOR && source.height <= height * MAX_RESIZE_FACTOR) {
-    pixels = source.data;
-    resizeFrom = { width: source.width, height: source.height };
+  const rgb = source.kind === 'raw' && source.channels === 3 ? source : undefined;
+  if (rgb && rgb.width === width && rgb.height === height) {
+    pixels = rgb.data;
+  } else if (rgb && runtimeResizes && runtimeCanResize(rgb, placement)) {
+    pixels = rgb.data;
+    resizeFrom = { width: rgb.width, height: rgb.height };
   } else {
     try {
       const { data, info } = await pipeline()

@@ -37,6 +37,8 @@ export function fillTensor(out: Float32Array, offset: number, frame: PreparedFra
   const px = nchw ? 1 : 3;
   const ch = nchw ? plane : 1;
   const rowStride = W * px;
+  // The pad fill's plane stride (0: interleaved, one run per row span).
+  const planes = nchw ? plane : 0;
   // Where R and B go from a pixel's first element (G is always `ch` on).
   const red = layout.bgr ? 2 * ch : 0;
   const blue = layout.bgr ? 0 : 2 * ch;
@@ -81,12 +83,12 @@ export function fillTensor(out: Float32Array, offset: number, frame: PreparedFra
     const row = offset + y * rowStride;
     const sy = y - oy;
     if (sy < 0 || sy >= ph) {
-      if (!padDone) padColumns(out, pad, row, 0, W, nchw ? plane : 0);
+      if (!padDone) padColumns(out, pad, row, 0, W, planes);
       continue;
     }
     if (!padDone) {
-      padColumns(out, pad, row, 0, ox, nchw ? plane : 0);
-      padColumns(out, pad, row, ox + pw, W, nchw ? plane : 0);
+      padColumns(out, pad, row, 0, ox, planes);
+      padColumns(out, pad, row, ox + pw, W, planes);
     }
     let d = row + ox * px;
     if (!resize) {

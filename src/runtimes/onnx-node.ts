@@ -5,7 +5,7 @@ import { fillTensor, tensorLayout } from '../models/tensor';
 import { resolveNative } from '../native';
 import { onnxWorkerMain, type WorkerConfig, type WorkerFrame, type WorkerReply, type WorkerRequest } from './onnx-worker';
 import {
-  MAX_RESIZE_FACTOR, RuntimeError, type DecodeOptions, type DetectorRuntime, type FrameResult, type PreparedFrame, type RuntimeInfo, type RuntimeOptions,
+  RuntimeError, runtimeCanResize, type DecodeOptions, type DetectorRuntime, type FrameResult, type PreparedFrame, type RuntimeInfo, type RuntimeOptions,
 } from './runtime';
 
 /** Execution providers by the names users type, mapped to onnxruntime-node's. */
@@ -233,15 +233,14 @@ class OnnxNodeRuntime implements DetectorRuntime {
 
 /**
  * A frame is whole RGB rows placed inside the model input (0x0: all padding), and pixels still to
- * be resized are at least 2x2 and at most MAX_RESIZE_FACTOR times the placed size; anything else
- * is refused by name.
+ * be resized are whole and of a size `runtimeCanResize` accepts; anything else is refused by name.
  */
 function checkFrame(frame: PreparedFrame, index: number, width: number, height: number): void {
   const { pixels, width: w, height: h, offsetX: x, offsetY: y, source } = frame;
   const sw = source?.width ?? w;
   const sh = source?.height ?? h;
   const placed = [w, h, x, y].every((v) => Number.isInteger(v) && v >= 0) && x + w <= width && y + h <= height;
-  const sized = !source || ([sw, sh].every((v) => Number.isInteger(v) && v >= 2) && sw <= w * MAX_RESIZE_FACTOR && sh <= h * MAX_RESIZE_FACTOR);
+  const sized = !source || (Number.isInteger(sw) && Number.isInteger(sh) && runtimeCanResize(source, frame));
   if (!placed || !sized || pixels.length !== sw * sh * 3) {
     const from = source ? ` from ${sw}x${sh}` : '';
     throw new RuntimeError(`frame ${index}: ${w}x${h}${from} at +${x}+${y} with ${pixels.length} bytes is not RGB placed inside the ${width}x${height} model input`);

@@ -15,8 +15,8 @@ export interface PreparedFrame {
   offsetY: number;
   /**
    * The pixels are this size, not yet resized: the runtime resizes them to width x height while it
-   * builds the tensor. Only for runtimes whose info says `resizes`; at least 2x2, and at most
-   * MAX_RESIZE_FACTOR times width x height per axis.
+   * builds the tensor. Only for runtimes whose info says `resizes`, and only when
+   * `runtimeCanResize(source, frame)`.
    */
   source?: { width: number; height: number };
 }
@@ -26,7 +26,16 @@ export interface PreparedFrame {
  * pixel: up to 2x every source pixel still counts, beyond it detail would alias (libvips, which
  * widens its kernel with the shrink, does those).
  */
-export const MAX_RESIZE_FACTOR = 2;
+const MAX_RESIZE_FACTOR = 2;
+
+/**
+ * Whether pixels of `source` size may be resized to `placed` size by a runtime: at least 2x2 (the
+ * bilinear taps come in pairs), and at most MAX_RESIZE_FACTOR times the placed size per axis.
+ */
+export function runtimeCanResize(source: { width: number; height: number }, placed: { width: number; height: number }): boolean {
+  return source.width >= 2 && source.height >= 2
+    && source.width <= placed.width * MAX_RESIZE_FACTOR && source.height <= placed.height * MAX_RESIZE_FACTOR;
+}
 
 /** A box in model-input pixels: x1, y1, x2, y2. */
 export type Box = [number, number, number, number];

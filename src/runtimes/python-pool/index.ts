@@ -91,8 +91,8 @@ interface InferAnswer {
 
 /**
  * A placed frame goes as it is; one still to be resized goes at its own size with automatic
- * placement, which the pool computes as placeImage does (nvr_pool/preprocess.py) and resizes
- * with OpenCV on its prepare threads.
+ * placement, which the pool computes as placeImage does and resizes with OpenCV
+ * (nvr_pool/preprocess.py).
  */
 function toRawImage(frame: PreparedFrame): RawImage {
   const { width, height } = frame.source ?? frame;
