@@ -5,6 +5,7 @@
 const path = require('path');
 const webpack = require('webpack');
 const pkg = require('./package.json');
+const bundleOnnxWorker = require('./scripts/onnx-worker-bundle.cjs');
 
 const out = path.resolve(__dirname, 'dist');
 
@@ -30,7 +31,8 @@ module.exports = {
   performance: { hints: false },
   plugins: [
     // The SDK probes import.meta for ES-module hosts; Scrypted's own build defines it away too.
-    new webpack.DefinePlugin({ 'import.meta': 'undefined' }),
+    // The inference worker's program, run from its text (src/runtimes/worker-source.ts).
+    new webpack.DefinePlugin({ 'import.meta': 'undefined', NVR_ONNX_WORKER_SOURCE: JSON.stringify(bundleOnnxWorker()) }),
     new webpack.optimize.LimitChunkCountPlugin({ maxChunks: 1 }),
     new webpack.BannerPlugin({ banner: (data) => `\n//# sourceURL=/plugin/${path.basename(data.filename)}`, raw: true, footer: true }),
   ],

@@ -22,9 +22,6 @@ export function tensorLayout(input: InputSpec): TensorLayout {
  * whose pixels are another size (`frame.source`) is resized on the way, bilinear with half-pixel
  * centres (OpenCV's INTER_LINEAR), so no separate resized copy is ever made. With `padDone`, the
  * pad area is left as it is: a reused buffer that last held a frame placed the same way has it already.
- *
- * This function runs inside the inference worker threads from its source text
- * (`fillTensor.toString()`), so it must stay self-contained: no imports, no outer variables.
  */
 export function fillTensor(out: Float32Array, offset: number, frame: PreparedFrame, layout: TensorLayout, padDone = false): void {
   const { pixels, width: pw, height: ph, offsetX: ox, offsetY: oy } = frame;

@@ -1,12 +1,13 @@
 import { Worker } from 'worker_threads';
-import { decode, type ModelOutputs } from '../models/decoders';
+import { OutputLayoutError } from '../models/decoders';
 import type { ModelSpec } from '../models/spec';
-import { fillTensor, tensorLayout } from '../models/tensor';
+import { tensorLayout } from '../models/tensor';
 import { resolveNative } from '../native';
-import { onnxWorkerMain, type WorkerConfig, type WorkerFrame, type WorkerReply, type WorkerRequest } from './onnx-worker';
+import type { WorkerConfig, WorkerFrame, WorkerReply, WorkerRequest } from './onnx-protocol';
 import {
   RuntimeError, runtimeCanResize, type DecodeOptions, type DetectorRuntime, type FrameResult, type PreparedFrame, type RuntimeInfo, type RuntimeOptions,
 } from './runtime';
+import { onnxWorkerSource } from './worker-source';
 
 /** Execution providers by the names users type, mapped to onnxruntime-node's. */
 const PROVIDERS: Record<string, string> = { cpu: 'cpu', cuda: 'cuda', coreml: 'coreml', dml: 'dml', directml: 'dml', tensorrt: 'tensorrt', webgpu: 'webgpu' };
@@ -16,13 +17,6 @@ const MAX_STACKED_BATCH = 8;
 
 /** Calls a worker holds at once: one running, one waiting with its input already there. */
 const PIPELINE_DEPTH = 2;
-
-// The worker runs from source text, so it needs no file on disk: inside Scrypted the plugin is
-// evaluated from the zip and has no __filename. `__name` covers esbuild's keep-names helper.
-const WORKER_SOURCE = `"use strict";
-const __name = (f) => f;
-const fillTensor = ${fillTensor.toString()};
-(${onnxWorkerMain.toString()})(require, fillTensor);`;
 
 /** A worker's settings before its staging buffers, which InferenceWorker makes. */
 type SessionConfig = Omit<WorkerConfig, 'staging'>;
@@ -58,13 +52,13 @@ class InferenceWorker {
     const staging = Array.from({ length: PIPELINE_DEPTH }, () => new SharedArrayBuffer(this.slotBytes));
     this.staging = staging.map((buffer) => new Uint8Array(buffer));
     this.freeSlots = this.staging.map((_, i) => i);
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...config, staging } satisfies WorkerConfig, name: 'onnx-inference' });
+    this.worker = new Worker(onnxWorkerSource(), { eval: true, workerData: { ...config, staging } satisfies WorkerConfig, name: 'onnx-inference' });
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (reply: WorkerReply) => {
         if (reply.type === 'ready') resolve(reply);
         else if (reply.type === 'closed') this.closed?.();
         else if (reply.type === 'error' && reply.id === -1) reject(new RuntimeError(reply.message));
-        else if (reply.type === 'error') this.settle(reply.id)?.reject(new RuntimeError(`inference failed: ${reply.message}`));
+        else if (reply.type === 'error') this.settle(reply.id)?.reject(reply.layout ? new OutputLayoutError(reply.message) : new RuntimeError(`inference failed: ${reply.message}`));
         else if (reply.type === 'result') this.settle(reply.id)?.resolve(reply);
       });
       const die = (error: Error) => {
@@ -202,26 +196,14 @@ class OnnxNodeRuntime implements DetectorRuntime {
     const staged = worker.stage(frames);
     try {
       const stack = frames.length > 1 && frames.length <= this.info.maxBatch;
-      const reply = await worker.run({ type: 'run', id: this.nextId++, frames: staged, stack });
-      // Decoded before the slots are freed: the outputs live in the slots' shared memory.
-      return this.decodeReply(reply, frames.length, options);
+      const reply = await worker.run({ type: 'run', id: this.nextId++, frames: staged, stack, options });
+      const count = frames.length;
+      const timings = { tensorMs: reply.tensorMs / count, inferenceMs: reply.inferenceMs, postprocessMs: reply.postprocessMs / count, batchSize: count };
+      return reply.detections.map((detections) => ({ detections, timings }));
     } finally {
       worker.unstage(staged);
       this.release(worker);
     }
-  }
-
-  private decodeReply(reply: Extract<WorkerReply, { type: 'result' }>, count: number, options: DecodeOptions): FrameResult[] {
-    const started = performance.now();
-    const results = Array.from({ length: count }, (_, i) => {
-      const [outputs, batchIndex]: [ModelOutputs, number] = reply.outputs.length === count ? [reply.outputs[i], 0] : [reply.outputs[0], i];
-      return decode(this.spec, outputs, batchIndex, options);
-    });
-    const postprocessMs = (performance.now() - started) / count;
-    return results.map((detections) => ({
-      detections,
-      timings: { tensorMs: reply.tensorMs / count, inferenceMs: reply.inferenceMs, postprocessMs, batchSize: count },
-    }));
   }
 
   async close(): Promise<void> {
@@ -269,6 +251,7 @@ export async function createOnnxRuntime(modelPath: string, spec: ModelSpec, opti
     ...tensorLayout(input),
     threads: Math.max(0, options.threads),
     provider,
+    spec,
   };
   const expected = input.layout === 'nchw' ? [1, 3, input.height, input.width] : [1, input.height, input.width, 3];
   const runtime = new OnnxNodeRuntime(spec, config, options);
