@@ -27,7 +27,9 @@ export function fillTensor(out: Float32Array, offset: number, frame: PreparedFra
   const { pixels, width: pw, height: ph, offsetX: ox, offsetY: oy } = frame;
   const sw = frame.source?.width ?? pw;
   const sh = frame.source?.height ?? ph;
-  const { width: W, height: H, nchw, scale } = layout;
+  const { width: W, height: H, nchw } = layout;
+  // The scale is a float32, as the model's arithmetic is (and tensor-simd.wat's, which must agree to the bit).
+  const scale = Math.fround(layout.scale);
   const pad = layout.padValue * scale;
   const plane = W * H;
   // Element strides: from one pixel to the next, from one channel to the next, from one row to the next.

@@ -10,6 +10,7 @@ import { createRequire } from 'module';
 import { parentPort, workerData } from 'worker_threads';
 import { decode, OutputLayoutError, type ModelOutputs } from '../models/decoders';
 import { fillTensor } from '../models/tensor';
+import { SimdTensor } from '../models/tensor-simd';
 import type { WorkerConfig, WorkerReply, WorkerRequest } from './onnx-protocol';
 import type { RawDetection } from './runtime';
 
@@ -21,11 +22,11 @@ const port = parentPort!;
 const post = (reply: WorkerReply) => port.postMessage(reply);
 const plane = 3 * config.width * config.height;
 let session: Ort;
-// One input buffer, reused for every single-frame run (runs are serialised by the queue below,
-// so nothing else touches it while session.run reads it): saves a 2 MB allocation and its zeroing
-// per frame. The fill writes every element, pad included.
-let single: Float32Array | undefined;
-/** How the frame now in `single` was placed: its pad area is valid for another frame placed the same way. */
+// The input tensors live in WebAssembly memory, where the SIMD fill writes them; the same memory
+// serves every run (runs are serialised by the queue below, so nothing else touches it while
+// session.run reads it): no 2 MB allocation and zeroing per frame.
+const tensors = new SimdTensor(config);
+/** How the single frame last written was placed: its pad area is valid for another frame placed the same way. */
 let singlePlacement = '';
 const staged = config.staging.map((buffer) => new Uint8Array(buffer));
 
@@ -39,16 +40,18 @@ async function run(msg: Extract<WorkerRequest, { type: 'run' }>): Promise<void> 
   let postprocessMs = 0;
   for (const group of groups) {
     const t1 = performance.now();
-    const reuse = group.length === 1;
-    const data = reuse ? (single ??= new Float32Array(plane)) : new Float32Array(plane * group.length);
+    const data = tensors.tensor(group.length);
+    // A single frame keeps the pad of the one before while frames keep the same placement (a
+    // camera's always do); a stacked call writes over it.
+    const placed = group.length === 1 ? `${group[0].width}x${group[0].height}+${group[0].offsetX}+${group[0].offsetY}` : '';
     group.forEach((f, i) => {
-      // The reused buffer keeps its padding while frames keep the same placement (a camera's always do).
-      const placed = `${f.width}x${f.height}+${f.offsetX}+${f.offsetY}`;
       const { width, height } = f.source ?? f;
-      const pixels = staged[f.slot].subarray(0, width * height * 3);
-      fillTensor(data, i * plane, { ...f, pixels }, config, reuse && placed === singlePlacement);
-      if (reuse) singlePlacement = placed;
+      const frame = { ...f, pixels: staged[f.slot].subarray(0, width * height * 3) };
+      const padDone = placed !== '' && placed === singlePlacement;
+      if (tensors.takes(frame)) tensors.fill(i, frame, padDone);
+      else fillTensor(data, i * plane, frame, config, padDone);
     });
+    singlePlacement = placed;
     const dims = config.nchw ? [group.length, 3, config.height, config.width] : [group.length, config.height, config.width, 3];
     const feeds = { [config.inputName]: new ort.Tensor('float32', data, dims) };
     const t2 = performance.now();

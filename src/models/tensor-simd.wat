@@ -1,0 +1,115 @@
+;; The tensor fill of tensor.ts for the common case, with WebAssembly SIMD: a frame already at its
+;; placed size, written into a planar (NCHW) float32 input, 16 pixels per step. tensor-simd.ts
+;; holds the frame's pixels and the tensor in this module's memory; scripts/build-wasm.mjs
+;; compiles this file into tensor-simd-wasm.ts.
+(module
+  (memory (export "memory") 1)
+  ;; At 0: for each channel (R, G, B), the i8x16.swizzle masks that pick that channel's bytes of
+  ;; 16 packed RGB pixels out of the 3 vectors they span (lane index 255 gives 0).
+  (data (i32.const 0)
+    "\00\03\06\09\0c\0f\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\ff\ff\ff\ff\ff\ff\02\05\08\0b\0e\ff\ff\ff\ff\ff"
+    "\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\01\04\07\0a\0d"
+    "\01\04\07\0a\0d\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\ff\ff\ff\ff\ff\00\03\06\09\0c\0f\ff\ff\ff\ff\ff"
+    "\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\02\05\08\0b\0e"
+    "\02\05\08\0b\0e\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff"
+    "\ff\ff\ff\ff\ff\01\04\07\0a\0d\ff\ff\ff\ff\ff\ff"
+    "\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\00\03\06\09\0c\0f")
+
+  ;; `n` floats of value `v` from byte address `a`.
+  (func $pad (param $a i32) (param $n i32) (param $v f32)
+    (local $end i32) (local $vv v128)
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $vv (f32x4.splat (local.get $v)))
+    (block $done
+      (loop $wide
+        (br_if $done (i32.gt_s (i32.add (local.get $a) (i32.const 16)) (local.get $end)))
+        (v128.store (local.get $a) (local.get $vv))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (br $wide)))
+    (block $done
+      (loop $one
+        (br_if $done (i32.ge_s (local.get $a) (local.get $end)))
+        (f32.store (local.get $a) (local.get $v))
+        (local.set $a (i32.add (local.get $a) (i32.const 4)))
+        (br $one))))
+
+  ;; The pad value in the three planes of a row, over `n` columns from byte address `a`.
+  (func $pad3 (param $a i32) (param $n i32) (param $v f32) (param $plane i32)
+    (call $pad (local.get $a) (local.get $n) (local.get $v))
+    (call $pad (i32.add (local.get $a) (local.get $plane)) (local.get $n) (local.get $v))
+    (call $pad (i32.add (local.get $a) (i32.shl (local.get $plane) (i32.const 1))) (local.get $n) (local.get $v)))
+
+  ;; Writes the pw x ph packed RGB pixels at `src` into the W x H planar tensor at `dst` at
+  ;; (ox, oy), each byte times `scale`, the channels in BGR order when `bgr`; the pad value
+  ;; everywhere else unless `padDone` (the area already holds it).
+  (func (export "fill")
+    (param $src i32) (param $dst i32) (param $W i32) (param $H i32) (param $ox i32) (param $oy i32)
+    (param $pw i32) (param $ph i32) (param $scale f32) (param $padValue f32) (param $bgr i32) (param $padDone i32)
+    (local $plane i32) (local $y i32) (local $sy i32) (local $row i32) (local $x i32) (local $s i32) (local $d i32)
+    (local $c i32) (local $to i32) (local $lo v128) (local $hi v128) (local $v0 v128) (local $v1 v128) (local $v2 v128)
+    (local $sv v128) (local $ch v128)
+    (local.set $plane (i32.shl (i32.mul (local.get $W) (local.get $H)) (i32.const 2)))
+    (local.set $sv (f32x4.splat (local.get $scale)))
+    (local.set $y (i32.const 0))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_s (local.get $y) (local.get $H)))
+        (local.set $row (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $y) (local.get $W)) (i32.const 2))))
+        (local.set $sy (i32.sub (local.get $y) (local.get $oy)))
+        (if (i32.ge_u (local.get $sy) (local.get $ph))
+          (then
+            ;; A row outside the frame (sy < 0 wraps to a large unsigned value).
+            (if (i32.eqz (local.get $padDone))
+              (then (call $pad3 (local.get $row) (local.get $W) (local.get $padValue) (local.get $plane)))))
+          (else
+            (if (i32.eqz (local.get $padDone))
+              (then
+                (call $pad3 (local.get $row) (local.get $ox) (local.get $padValue) (local.get $plane))
+                (call $pad3
+                  (i32.add (local.get $row) (i32.shl (i32.add (local.get $ox) (local.get $pw)) (i32.const 2)))
+                  (i32.sub (local.get $W) (i32.add (local.get $ox) (local.get $pw)))
+                  (local.get $padValue) (local.get $plane))))
+            ;; Output channel c goes to plane c, or 2 - c in BGR order.
+            (local.set $c (i32.const 0))
+            (loop $channels
+              (local.set $to (select (i32.sub (i32.const 2) (local.get $c)) (local.get $c) (local.get $bgr)))
+              (local.set $s (i32.add (local.get $src) (i32.mul (i32.mul (local.get $sy) (local.get $pw)) (i32.const 3))))
+              (local.set $d (i32.add (i32.add (local.get $row) (i32.mul (local.get $to) (local.get $plane))) (i32.shl (local.get $ox) (i32.const 2))))
+              (local.set $x (i32.const 0))
+              (block $wide_done
+                (loop $wide
+                  (br_if $wide_done (i32.gt_s (i32.add (local.get $x) (i32.const 16)) (local.get $pw)))
+                  ;; Channel c's 16 bytes out of 48, widened to 4 x 4 floats and scaled.
+                  (local.set $ch
+                    (v128.or
+                      (v128.or
+                        (i8x16.swizzle (v128.load (local.get $s)) (v128.load (i32.mul (local.get $c) (i32.const 48))))
+                        (i8x16.swizzle (v128.load offset=16 (local.get $s)) (v128.load offset=16 (i32.mul (local.get $c) (i32.const 48)))))
+                      (i8x16.swizzle (v128.load offset=32 (local.get $s)) (v128.load offset=32 (i32.mul (local.get $c) (i32.const 48))))))
+                  (local.set $lo (i16x8.extend_low_i8x16_u (local.get $ch)))
+                  (local.set $hi (i16x8.extend_high_i8x16_u (local.get $ch)))
+                  (v128.store (local.get $d) (f32x4.mul (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (local.get $lo))) (local.get $sv)))
+                  (v128.store offset=16 (local.get $d) (f32x4.mul (f32x4.convert_i32x4_u (i32x4.extend_high_i16x8_u (local.get $lo))) (local.get $sv)))
+                  (v128.store offset=32 (local.get $d) (f32x4.mul (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (local.get $hi))) (local.get $sv)))
+                  (v128.store offset=48 (local.get $d) (f32x4.mul (f32x4.convert_i32x4_u (i32x4.extend_high_i16x8_u (local.get $hi))) (local.get $sv)))
+                  (local.set $x (i32.add (local.get $x) (i32.const 16)))
+                  (local.set $s (i32.add (local.get $s) (i32.const 48)))
+                  (local.set $d (i32.add (local.get $d) (i32.const 64)))
+                  (br $wide)))
+              ;; The last pw mod 16 pixels one at a time.
+              (local.set $s (i32.add (local.get $s) (local.get $c)))
+              (block $tail_done
+                (loop $tail
+                  (br_if $tail_done (i32.ge_s (local.get $x) (local.get $pw)))
+                  (f32.store (local.get $d) (f32.mul (f32.convert_i32_u (i32.load8_u (local.get $s))) (local.get $scale)))
+                  (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                  (local.set $s (i32.add (local.get $s) (i32.const 3)))
+                  (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                  (br $tail)))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br_if $channels (i32.lt_s (local.get $c) (i32.const 3))))))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $rows))))
+)

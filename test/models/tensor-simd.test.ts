@@ -1,0 +1,91 @@
+import fs from 'fs';
+import path from 'path';
+import { describe, expect, it } from 'vitest';
+import { prepareImage } from '../../src/models/preprocess';
+import { fillTensor, type TensorLayout } from '../../src/models/tensor';
+import { SimdTensor } from '../../src/models/tensor-simd';
+import type { PreparedFrame } from '../../src/runtimes/runtime';
+// @ts-expect-error: a plain ES module of the build scripts, without types
+import { WASM_MODULE_TS, WAT_SOURCE, wasmModuleSource } from '../../scripts/wasm.mjs';
+import { REPO } from '../paths';
+import { media, YOLOV5, YOLOX } from './helpers';
+import { specForFile } from '../../src/models/store';
+
+/** What fillTensor (checked against the fill's definition in letterbox.test.ts) writes. */
+function expected(frames: PreparedFrame[], layout: TensorLayout, fill = -1): Float32Array {
+  const plane = 3 * layout.width * layout.height;
+  const out = new Float32Array(plane * frames.length).fill(fill);
+  frames.forEach((frame, i) => fillTensor(out, i * plane, frame, layout));
+  return out;
+}
+
+const bytes = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 89 + seed * 31 + 7) % 256);
+
+describe('the SIMD tensor fill (tensor-simd.wat)', () => {
+  it('tensor-simd-wasm.ts is what npm run build:wasm makes of tensor-simd.wat', async () => {
+    const wat = fs.readFileSync(path.join(REPO, WAT_SOURCE), 'utf8');
+    expect(fs.readFileSync(path.join(REPO, WASM_MODULE_TS), 'utf8')).toBe(await wasmModuleSource(wat));
+  });
+
+  // Widths around the 16-pixel step (none, a remainder only, exact, step plus remainder), at every kind of placement.
+  const cases: [number, number, number, number][] = [[0, 0, 0, 0], [1, 1, 3, 2], [7, 3, 1, 2], [16, 4, 0, 5], [17, 5, 2, 0], [35, 6, 5, 4], [40, 9, 0, 0]];
+  for (const bgr of [true, false]) {
+    for (const scale of [1, 1 / 255, 0.5]) {
+      it(`${bgr ? 'BGR' : 'RGB'}, scale ${scale.toPrecision(3)}: equals fillTensor to the bit, for every width and placement, in batch slot 1 of 2`, () => {
+        const layout: TensorLayout = { width: 40, height: 9, nchw: true, bgr, scale, padValue: 114 };
+        const simd = new SimdTensor(layout);
+        const plane = 3 * 40 * 9;
+        for (const [w, h, x, y] of cases) {
+          const frame: PreparedFrame = { pixels: bytes(w * h * 3, w), width: w, height: h, offsetX: x, offsetY: y };
+          expect(simd.takes(frame)).toBe(true);
+          const tensor = simd.tensor(2);
+          tensor.fill(-1);
+          simd.fill(1, frame);
+          expect(tensor.subarray(0, plane).every((v) => v === -1), `${w}x${h}: slot 0 untouched`).toBe(true);
+          expect(Array.from(tensor.subarray(plane)), `${w}x${h} at (${x}, ${y})`).toEqual(Array.from(expected([frame], layout)));
+        }
+      });
+    }
+  }
+
+  it('padDone writes the image and leaves every pad element as it is', () => {
+    const layout: TensorLayout = { width: 40, height: 9, nchw: true, bgr: true, scale: 1 / 255, padValue: 114 };
+    const simd = new SimdTensor(layout);
+    const frame: PreparedFrame = { pixels: bytes(35 * 6 * 3, 1), width: 35, height: 6, offsetX: 5, offsetY: 2 };
+    const tensor = simd.tensor(1).fill(-7);
+    simd.fill(0, frame, true);
+    const full = expected([frame], layout);
+    const inside = expected([{ ...frame, pixels: new Uint8Array(frame.pixels.length).fill(1) }], { ...layout, scale: 1, padValue: 0 });
+    tensor.forEach((v, i) => expect(v, `element ${i}`).toBe(inside[i] === 1 ? full[i] : -7));
+  });
+
+  it('a larger tensor grows the memory and keeps what frame 0 holds', () => {
+    const layout: TensorLayout = { width: 64, height: 64, nchw: true, bgr: false, scale: 1 / 255, padValue: 114 };
+    const simd = new SimdTensor(layout);
+    const frame: PreparedFrame = { pixels: bytes(60 * 50 * 3, 2), width: 60, height: 50, offsetX: 2, offsetY: 7 };
+    simd.fill(0, frame);
+    const eight = simd.tensor(8);
+    expect(eight.length).toBe(8 * 3 * 64 * 64);
+    expect(Array.from(eight.subarray(0, 3 * 64 * 64))).toEqual(Array.from(expected([frame], layout)));
+  });
+
+  it('leaves to fillTensor what it does not take: interleaved (NHWC) inputs and frames still to be resized', () => {
+    const planar = new SimdTensor({ width: 8, height: 8, nchw: true, bgr: false, scale: 1, padValue: 0 });
+    const interleaved = new SimdTensor({ width: 8, height: 8, nchw: false, bgr: false, scale: 1, padValue: 0 });
+    const frame: PreparedFrame = { pixels: bytes(4 * 4 * 3, 3), width: 4, height: 4, offsetX: 0, offsetY: 0 };
+    expect(planar.takes(frame)).toBe(true);
+    expect(interleaved.takes(frame)).toBe(false);
+    expect(planar.takes({ ...frame, width: 2, height: 2, source: { width: 4, height: 4 } })).toBe(false);
+  });
+
+  for (const model of [YOLOX, YOLOV5]) {
+    it(`a real photo prepared for ${path.basename(model)} equals fillTensor's tensor`, async () => {
+      const spec = specForFile(model, new Uint8Array(fs.readFileSync(model)));
+      const { frame } = await prepareImage({ kind: 'encoded', data: fs.readFileSync(media('dog.jpg')) }, spec.input);
+      const layout: TensorLayout = { width: spec.input.width, height: spec.input.height, nchw: true, bgr: spec.input.channelOrder === 'bgr', scale: spec.input.scale, padValue: spec.input.padValue };
+      const simd = new SimdTensor(layout);
+      simd.fill(0, frame);
+      expect(Buffer.compare(Buffer.from(simd.tensor(1).buffer, simd.tensor(1).byteOffset, simd.tensor(1).byteLength), Buffer.from(expected([frame], layout).buffer))).toBe(0);
+    });
+  }
+});
