@@ -198,8 +198,11 @@ class OnnxNodeRuntime implements DetectorRuntime {
       const stack = frames.length > 1 && frames.length <= this.info.maxBatch;
       const reply = await worker.run({ type: 'run', id: this.nextId++, frames: staged, stack, options });
       const count = frames.length;
-      const timings = { tensorMs: reply.tensorMs / count, inferenceMs: reply.inferenceMs, postprocessMs: reply.postprocessMs / count, batchSize: count };
-      return reply.detections.map((detections) => ({ detections, timings }));
+      const { tensorMs, inferenceMs, postprocessMs } = reply;
+      return reply.detections.map((detections) => ({
+        detections,
+        timings: { tensorMs: tensorMs / count, inferenceMs, postprocessMs: postprocessMs / count, batchSize: count },
+      }));
     } finally {
       worker.unstage(staged);
       this.release(worker);
