@@ -1,7 +1,8 @@
-;; The tensor fill of tensor.ts for the common case, with WebAssembly SIMD: a frame already at its
-;; placed size, written into a planar (NCHW) float32 input, 16 pixels per step. tensor-simd.ts
-;; holds the frame's pixels and the tensor in this module's memory; scripts/build-wasm.mjs
-;; compiles this file into tensor-simd-wasm.ts.
+;; The tensor fill of tensor.ts with WebAssembly SIMD, into a planar (NCHW) float32 input: `fill`
+;; for a frame already at its placed size (16 pixels per step), `resize` for one still to be
+;; resized (bilinear, fixed point, as fillTensor). Both write what fillTensor writes, to the bit.
+;; tensor-simd.ts holds the frame's pixels and the tensor in this module's memory;
+;; scripts/build-wasm.mjs compiles this file into tensor-simd-wasm.ts.
 (module
   (memory (export "memory") 1)
   ;; At 0: for each channel (R, G, B), the i8x16.swizzle masks that pick that channel's bytes of
@@ -112,4 +113,106 @@
               (br_if $channels (i32.lt_s (local.get $c) (i32.const 3))))))
         (local.set $y (i32.add (local.get $y) (i32.const 1)))
         (br $rows))))
+
+  ;; Resizes the sw-wide packed RGB source at `src` to pw x ph and writes it as `fill` does.
+  ;; `taps` holds four i32 tables (tensor.ts's bilinearTaps): per output column its left source
+  ;; column and the right one's weight (of 2048), then the same per output row. Each output row
+  ;; first blends its two source rows into `rowbuf` (sw * 3 + 1 i32), 16 bytes per step, then
+  ;; takes each pixel's pair from there: the integer sum is the one fillTensor computes, exact.
+  (func (export "resize")
+    (param $src i32) (param $dst i32) (param $W i32) (param $H i32) (param $ox i32) (param $oy i32)
+    (param $pw i32) (param $ph i32) (param $sw i32) (param $taps i32) (param $rowbuf i32)
+    (param $unit f32) (param $padValue f32) (param $bgr i32) (param $padDone i32)
+    (local $plane i32) (local $y i32) (local $sy i32) (local $row i32) (local $x i32) (local $j i32)
+    (local $n i32) (local $r0 i32) (local $w i32) (local $d i32) (local $a i32)
+    (local $rows i32) (local $pr i32) (local $pb i32)
+    (local $gy v128) (local $fy v128) (local $top v128) (local $bottom v128) (local $t v128) (local $b v128)
+    (local $uv v128) (local $f v128)
+    (local.set $plane (i32.shl (i32.mul (local.get $W) (local.get $H)) (i32.const 2)))
+    (local.set $n (i32.mul (local.get $sw) (i32.const 3)))
+    (local.set $rows (i32.add (local.get $taps) (i32.shl (local.get $pw) (i32.const 3))))
+    (local.set $uv (f32x4.splat (local.get $unit)))
+    ;; Byte offsets of the R and B planes from the G one's plane start (G is always one plane on).
+    (local.set $pr (select (i32.shl (local.get $plane) (i32.const 1)) (i32.const 0) (local.get $bgr)))
+    (local.set $pb (select (i32.const 0) (i32.shl (local.get $plane) (i32.const 1)) (local.get $bgr)))
+    (local.set $y (i32.const 0))
+    (block $rows_done
+      (loop $each_row
+        (br_if $rows_done (i32.ge_s (local.get $y) (local.get $H)))
+        (local.set $row (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $y) (local.get $W)) (i32.const 2))))
+        (local.set $sy (i32.sub (local.get $y) (local.get $oy)))
+        (if (i32.ge_u (local.get $sy) (local.get $ph))
+          (then
+            (if (i32.eqz (local.get $padDone))
+              (then (call $pad3 (local.get $row) (local.get $W) (local.get $padValue) (local.get $plane)))))
+          (else
+            (if (i32.eqz (local.get $padDone))
+              (then
+                (call $pad3 (local.get $row) (local.get $ox) (local.get $padValue) (local.get $plane))
+                (call $pad3
+                  (i32.add (local.get $row) (i32.shl (i32.add (local.get $ox) (local.get $pw)) (i32.const 2)))
+                  (i32.sub (local.get $W) (i32.add (local.get $ox) (local.get $pw)))
+                  (local.get $padValue) (local.get $plane))))
+            ;; The two source rows, blended: rowbuf[j] = top[j] * (2048 - w) + bottom[j] * w.
+            (local.set $w (i32.load (i32.add (local.get $rows) (i32.shl (i32.add (local.get $sy) (local.get $ph)) (i32.const 2)))))
+            (local.set $r0 (i32.add (local.get $src)
+              (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $sy) (i32.const 2)))) (local.get $n))))
+            (local.set $gy (i32x4.splat (i32.sub (i32.const 2048) (local.get $w))))
+            (local.set $fy (i32x4.splat (local.get $w)))
+            (local.set $j (i32.const 0))
+            (block $wide_done
+              (loop $wide
+                (br_if $wide_done (i32.gt_s (i32.add (local.get $j) (i32.const 16)) (local.get $n)))
+                (local.set $top (v128.load (i32.add (local.get $r0) (local.get $j))))
+                (local.set $bottom (v128.load (i32.add (i32.add (local.get $r0) (local.get $n)) (local.get $j))))
+                (local.set $d (i32.add (local.get $rowbuf) (i32.shl (local.get $j) (i32.const 2))))
+                (local.set $t (i16x8.extend_low_i8x16_u (local.get $top)))
+                (local.set $b (i16x8.extend_low_i8x16_u (local.get $bottom)))
+                (v128.store (local.get $d) (i32x4.add
+                  (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $t)) (local.get $gy))
+                  (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $b)) (local.get $fy))))
+                (v128.store offset=16 (local.get $d) (i32x4.add
+                  (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $t)) (local.get $gy))
+                  (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $b)) (local.get $fy))))
+                (local.set $t (i16x8.extend_high_i8x16_u (local.get $top)))
+                (local.set $b (i16x8.extend_high_i8x16_u (local.get $bottom)))
+                (v128.store offset=32 (local.get $d) (i32x4.add
+                  (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $t)) (local.get $gy))
+                  (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $b)) (local.get $fy))))
+                (v128.store offset=48 (local.get $d) (i32x4.add
+                  (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $t)) (local.get $gy))
+                  (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $b)) (local.get $fy))))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $wide)))
+            (block $tail_done
+              (loop $tail
+                (br_if $tail_done (i32.ge_s (local.get $j) (local.get $n)))
+                (i32.store (i32.add (local.get $rowbuf) (i32.shl (local.get $j) (i32.const 2)))
+                  (i32.add
+                    (i32.mul (i32.load8_u (i32.add (local.get $r0) (local.get $j))) (i32.sub (i32.const 2048) (local.get $w)))
+                    (i32.mul (i32.load8_u (i32.add (i32.add (local.get $r0) (local.get $n)) (local.get $j))) (local.get $w))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $tail)))
+            ;; Each output pixel: its pair's R G B (and one more lane) from the blended row, weighted.
+            (local.set $x (i32.const 0))
+            (local.set $d (i32.add (i32.add (local.get $row) (local.get $plane)) (i32.shl (local.get $ox) (i32.const 2))))
+            (block $px_done
+              (loop $px
+                (br_if $px_done (i32.ge_s (local.get $x) (local.get $pw)))
+                (local.set $a (i32.add (local.get $rowbuf)
+                  (i32.mul (i32.load (i32.add (local.get $taps) (i32.shl (local.get $x) (i32.const 2)))) (i32.const 12))))
+                (local.set $w (i32.load (i32.add (local.get $taps) (i32.shl (i32.add (local.get $x) (local.get $pw)) (i32.const 2)))))
+                (local.set $f (f32x4.mul
+                  (f32x4.convert_i32x4_s (i32x4.add
+                    (i32x4.mul (v128.load (local.get $a)) (i32x4.splat (i32.sub (i32.const 2048) (local.get $w))))
+                    (i32x4.mul (v128.load offset=12 (local.get $a)) (i32x4.splat (local.get $w)))))
+                  (local.get $uv)))
+                (f32.store (i32.add (i32.sub (local.get $d) (local.get $plane)) (local.get $pr)) (f32x4.extract_lane 0 (local.get $f)))
+                (f32.store (local.get $d) (f32x4.extract_lane 1 (local.get $f)))
+                (f32.store (i32.add (i32.sub (local.get $d) (local.get $plane)) (local.get $pb)) (f32x4.extract_lane 2 (local.get $f)))
+                (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                (br $px)))))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $each_row))))
 )

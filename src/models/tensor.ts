@@ -57,27 +57,17 @@ export function fillTensor(out: Float32Array, offset: number, frame: PreparedFra
   // Scaling through a 256-entry table is ~20% faster than a multiply per element in V8.
   const lut = new Float32Array(256);
   for (let i = 0; i < 256; i++) lut[i] = i * scale;
-  // Bilinear in fixed point, 11-bit weights as OpenCV's (integer arithmetic is ~1.5x faster here
-  // than floating point). Each output pixel reads a source pixel and the next one to the right, in
-  // its row and the row below, weighted; at the last column or row the pair steps back one, with
-  // all the weight on the second. The source is therefore at least 2x2.
-  const ONE = 2048;
-  const tap = (i: number, dst: number, src: number): [number, number] => {
-    const at = Math.min(src - 1, Math.max(0, (i + 0.5) * (src / dst) - 0.5));
-    const a = Math.min(Math.floor(at), src - 2);
-    return [a, Math.round((at - a) * ONE)];
-  };
-  const left = new Int32Array(resize ? pw : 0);
-  const weightLeft = new Int32Array(left.length);
-  const weightRight = new Int32Array(left.length);
-  for (let x = 0; x < left.length; x++) {
-    const [a, w] = tap(x, pw, sw);
-    left[x] = a * 3;
-    weightLeft[x] = ONE - w;
-    weightRight[x] = w;
-  }
+  // Bilinear in fixed point (bilinearTaps; integer arithmetic is ~1.5x faster here than floating point).
+  const columns = resize ? bilinearTaps(pw, sw) : undefined;
+  const rows = resize ? bilinearTaps(ph, sh) : undefined;
+  const left = columns ? columns.index.map((a) => a * 3) : new Int32Array(0);
+  const weightRight = columns?.weight ?? new Int32Array(0);
+  const weightLeft = weightRight.map((w) => BILINEAR_ONE - w);
   const below = sw * 3;
-  const unit = scale / (ONE * ONE);
+  // The sum of a pixel's four weighted bytes is an integer up to 255 x 2048 x 2048; its value is
+  // that sum, rounded to a float32, times the float32 `unit` (exact: a power of two below `scale`),
+  // as tensor-simd.wat computes it.
+  const unit = scale / (BILINEAR_ONE * BILINEAR_ONE);
   for (let y = 0; y < H; y++) {
     const row = offset + y * rowStride;
     const sy = y - oy;
@@ -121,8 +111,9 @@ export function fillTensor(out: Float32Array, offset: number, frame: PreparedFra
       }
       continue;
     }
-    const [y0, fy] = tap(sy, ph, sh);
-    const gy = ONE - fy;
+    const y0 = rows!.index[sy];
+    const fy = rows!.weight[sy];
+    const gy = BILINEAR_ONE - fy;
     const r0 = y0 * below;
     for (let x = 0; x < pw; x++, d += px) {
       const gx = weightLeft[x];
@@ -133,9 +124,29 @@ export function fillTensor(out: Float32Array, offset: number, frame: PreparedFra
       const top2 = view.getUint16(a + 4, true);
       const bottom = view.getUint32(a + below, true);
       const bottom2 = view.getUint16(a + below + 4, true);
-      out[d + red] = (((top & 255) * gx + (top >>> 24) * fx) * gy + ((bottom & 255) * gx + (bottom >>> 24) * fx) * fy) * unit;
-      out[d + ch] = ((((top >>> 8) & 255) * gx + (top2 & 255) * fx) * gy + (((bottom >>> 8) & 255) * gx + (bottom2 & 255) * fx) * fy) * unit;
-      out[d + blue] = ((((top >>> 16) & 255) * gx + (top2 >>> 8) * fx) * gy + (((bottom >>> 16) & 255) * gx + (bottom2 >>> 8) * fx) * fy) * unit;
+      out[d + red] = Math.fround(((top & 255) * gx + (top >>> 24) * fx) * gy + ((bottom & 255) * gx + (bottom >>> 24) * fx) * fy) * unit;
+      out[d + ch] = Math.fround((((top >>> 8) & 255) * gx + (top2 & 255) * fx) * gy + (((bottom >>> 8) & 255) * gx + (bottom2 & 255) * fx) * fy) * unit;
+      out[d + blue] = Math.fround((((top >>> 16) & 255) * gx + (top2 >>> 8) * fx) * gy + (((bottom >>> 16) & 255) * gx + (bottom2 >>> 8) * fx) * fy) * unit;
     }
   }
+}
+
+/** The weight of a whole bilinear tap: 11-bit fixed point, as OpenCV's. */
+export const BILINEAR_ONE = 2048;
+
+/**
+ * Bilinear taps from `src` samples to `dst`, half-pixel centres (OpenCV's INTER_LINEAR): output
+ * i reads source `index[i]` and the next one, the next one weighted `weight[i]` of BILINEAR_ONE.
+ * At the last source sample the pair steps back one, with all the weight on the second, so the
+ * source has at least 2 samples.
+ */
+export function bilinearTaps(dst: number, src: number): { index: Int32Array; weight: Int32Array } {
+  const index = new Int32Array(dst);
+  const weight = new Int32Array(dst);
+  for (let i = 0; i < dst; i++) {
+    const at = Math.min(src - 1, Math.max(0, (i + 0.5) * (src / dst) - 0.5));
+    index[i] = Math.min(Math.floor(at), src - 2);
+    weight[i] = Math.round((at - index[i]) * BILINEAR_ONE);
+  }
+  return { index, weight };
 }

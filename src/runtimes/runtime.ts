@@ -26,7 +26,7 @@ export interface PreparedFrame {
  * pixel: up to 2x every source pixel still counts, beyond it detail would alias (libvips, which
  * widens its kernel with the shrink, does those).
  */
-const MAX_RESIZE_FACTOR = 2;
+export const MAX_RESIZE_FACTOR = 2;
 
 /**
  * Whether pixels of `source` size may be resized to `placed` size by a runtime: at least 2x2 (the

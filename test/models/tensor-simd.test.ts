@@ -2,13 +2,13 @@ import fs from 'fs';
 import path from 'path';
 import { describe, expect, it } from 'vitest';
 import { prepareImage } from '../../src/models/preprocess';
-import { fillTensor, type TensorLayout } from '../../src/models/tensor';
+import { fillTensor, tensorLayout, type TensorLayout } from '../../src/models/tensor';
 import { SimdTensor } from '../../src/models/tensor-simd';
 import type { PreparedFrame } from '../../src/runtimes/runtime';
 // @ts-expect-error: a plain ES module of the build scripts, without types
 import { WASM_MODULE_TS, WAT_SOURCE, wasmModuleSource } from '../../scripts/wasm.mjs';
 import { REPO } from '../paths';
-import { media, YOLOV5, YOLOX } from './helpers';
+import { media, rawPhoto, YOLOV5, YOLOX } from './helpers';
 import { specForFile } from '../../src/models/store';
 
 /** What fillTensor (checked against the fill's definition in letterbox.test.ts) writes. */
@@ -69,23 +69,76 @@ describe('the SIMD tensor fill (tensor-simd.wat)', () => {
     expect(Array.from(eight.subarray(0, 3 * 64 * 64))).toEqual(Array.from(expected([frame], layout)));
   });
 
-  it('leaves to fillTensor what it does not take: interleaved (NHWC) inputs and frames still to be resized', () => {
+  it('leaves to fillTensor what it does not take: interleaved (NHWC) inputs, and sources over twice the placed size', () => {
     const planar = new SimdTensor({ width: 8, height: 8, nchw: true, bgr: false, scale: 1, padValue: 0 });
     const interleaved = new SimdTensor({ width: 8, height: 8, nchw: false, bgr: false, scale: 1, padValue: 0 });
     const frame: PreparedFrame = { pixels: bytes(4 * 4 * 3, 3), width: 4, height: 4, offsetX: 0, offsetY: 0 };
     expect(planar.takes(frame)).toBe(true);
     expect(interleaved.takes(frame)).toBe(false);
-    expect(planar.takes({ ...frame, width: 2, height: 2, source: { width: 4, height: 4 } })).toBe(false);
+    expect(planar.takes({ ...frame, width: 2, height: 2, source: { width: 4, height: 4 } })).toBe(true);
+    expect(planar.takes({ ...frame, width: 2, height: 1, source: { width: 4, height: 4 } })).toBe(false);
   });
 
+  // Shrinks up to 2x, enlargements, the smallest sources (every pair at the edge), row lengths
+  // around the 16-byte step of the row blend, placements off the origin.
+  const resizes: [number, number, number, number, number, number][] = [
+    [13, 9, 7, 5, 0, 0], [8, 6, 8, 3, 1, 2], [5, 4, 9, 7, 0, 1], [2, 6, 4, 3, 2, 0], [7, 2, 4, 2, 0, 0], [2, 2, 3, 3, 1, 1],
+    [16, 5, 9, 4, 0, 3], [22, 11, 12, 6, 3, 1], [37, 17, 20, 9, 1, 0],
+  ];
+  for (const bgr of [true, false]) {
+    for (const scale of [1, 1 / 255]) {
+      it(`${bgr ? 'BGR' : 'RGB'}, scale ${scale.toPrecision(3)}: resizing equals fillTensor's bilinear to the bit, in batch slot 1 of 2`, () => {
+        const layout: TensorLayout = { width: 24, height: 12, nchw: true, bgr, scale, padValue: 114 };
+        const simd = new SimdTensor(layout);
+        const plane = 3 * 24 * 12;
+        for (const [sw, sh, dw, dh, x, y] of resizes) {
+          const frame: PreparedFrame = { pixels: bytes(sw * sh * 3, sw + sh), width: dw, height: dh, offsetX: x, offsetY: y, source: { width: sw, height: sh } };
+          const tensor = simd.tensor(2);
+          tensor.fill(-1);
+          simd.fill(1, frame);
+          expect(tensor.subarray(0, plane).every((v) => v === -1), `${sw}x${sh}: slot 0 untouched`).toBe(true);
+          expect(Array.from(tensor.subarray(plane)), `${sw}x${sh} to ${dw}x${dh} at (${x}, ${y})`).toEqual(Array.from(expected([frame], layout)));
+        }
+      });
+    }
+  }
+
+  it('a resized frame with padDone leaves every pad element as it is; frames of other sizes in between get their own taps', () => {
+    const layout: TensorLayout = { width: 24, height: 12, nchw: true, bgr: true, scale: 1 / 255, padValue: 114 };
+    const simd = new SimdTensor(layout);
+    const frame: PreparedFrame = { pixels: bytes(30 * 14 * 3, 5), width: 20, height: 9, offsetX: 2, offsetY: 1, source: { width: 30, height: 14 } };
+    const other: PreparedFrame = { pixels: bytes(9 * 9 * 3, 6), width: 5, height: 6, offsetX: 0, offsetY: 0, source: { width: 9, height: 9 } };
+    simd.fill(0, frame);
+    simd.fill(0, other);
+    const tensor = simd.tensor(1).fill(-7);
+    simd.fill(0, frame, true);
+    const full = expected([frame], layout);
+    const inside = expected([{ ...frame, pixels: new Uint8Array(frame.pixels.length).fill(1) }], { ...layout, scale: 1, padValue: 0 });
+    tensor.forEach((v, i) => expect(v, `element ${i}`).toBe(inside[i] > 0 ? full[i] : -7));
+  });
+
+  // YOLOv5s here takes NHWC (fillTensor's), so each photo goes into a planar tensor of the model's
+  // size, scale, pad and channel order.
   for (const model of [YOLOX, YOLOV5]) {
-    it(`a real photo prepared for ${path.basename(model)} equals fillTensor's tensor`, async () => {
-      const spec = specForFile(model, new Uint8Array(fs.readFileSync(model)));
-      const { frame } = await prepareImage({ kind: 'encoded', data: fs.readFileSync(media('dog.jpg')) }, spec.input);
-      const layout: TensorLayout = { width: spec.input.width, height: spec.input.height, nchw: true, bgr: spec.input.channelOrder === 'bgr', scale: spec.input.scale, padValue: spec.input.padValue };
-      const simd = new SimdTensor(layout);
+    const planar = (file: string): TensorLayout => ({ ...tensorLayout(specForFile(file, new Uint8Array(fs.readFileSync(file))).input), nchw: true });
+    const same = (simd: SimdTensor, frame: PreparedFrame, layout: TensorLayout) => {
+      expect(simd.takes(frame)).toBe(true);
       simd.fill(0, frame);
-      expect(Buffer.compare(Buffer.from(simd.tensor(1).buffer, simd.tensor(1).byteOffset, simd.tensor(1).byteLength), Buffer.from(expected([frame], layout).buffer))).toBe(0);
+      const tensor = simd.tensor(1);
+      return Buffer.compare(Buffer.from(tensor.buffer, tensor.byteOffset, tensor.byteLength), Buffer.from(expected([frame], layout).buffer)) === 0;
+    };
+
+    it(`a real photo prepared for ${path.basename(model)}'s input equals fillTensor's tensor`, async () => {
+      const layout = planar(model);
+      const { frame } = await prepareImage({ kind: 'encoded', data: fs.readFileSync(media('dog.jpg')) }, { ...specForFile(model, new Uint8Array(fs.readFileSync(model))).input });
+      expect(same(new SimdTensor(layout), frame, layout)).toBe(true);
+    });
+
+    it(`a real photo at its own size, resized for ${path.basename(model)}'s input, equals fillTensor's tensor`, async () => {
+      const layout = planar(model);
+      const { frame } = await prepareImage(await rawPhoto('dog.jpg'), specForFile(model, new Uint8Array(fs.readFileSync(model))).input, { runtimeResizes: true });
+      expect(frame.source).toEqual({ width: 768, height: 576 });
+      expect(same(new SimdTensor(layout), frame, layout)).toBe(true);
     });
   }
 });
