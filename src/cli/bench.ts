@@ -319,7 +319,7 @@ async function main(): Promise<void> {
   }
 
   const runs: MainRunResult[] = [];
-  const latency: (RunResult & { rawPredictP50: number; rawPredictHotP50: number; limitMs: number; pass: boolean })[] = [];
+  const latency: (RunResult & { rawPredictP50: number; rawPredictP50s: number[]; rawPredictHotP50: number; limitMs: number; pass: boolean })[] = [];
   const overload: RunResult[] = [];
   let serial: SerialResult | undefined;
   const references: Record<string, { best: RawResult; direct: RawResult }> = {};
@@ -370,16 +370,20 @@ async function main(): Promise<void> {
           // Raw predict with this config's threads at the same 5 fps pace: ORT alone on the main
           // thread for onnx, OpenVINO / ONNX Runtime for Python alone for the pool (our runtime alone
           // for any other). `hot` is the same runtime back to back, for comparison.
+          // Measured before and after the run, as the throughput's reference is: the machine is shared.
           const hot = raw.find((x) => x.kind === 'ort-main' && x.threads === threads && runtime === 'onnx') ?? (pool ? best : direct);
-          const predict = runtime === 'onnx'
+          const predict = async () => runtime === 'onnx'
             ? await rawOrtMain(model.path, model.spec, sample, threads, args.latencySeconds, 5)
             : pool && best.kind === 'python-raw'
               ? await rawPy(args.latencySeconds, 5)
               : hot;
+          const before = await predict();
           const r = await runCameras(args, detector, config, set, 1, 5, args.latencySeconds, best.runsPerSecond);
-          const limitMs = round(predict.p50 + 3 + (config.batch === 'window' ? config.windowMs : 0));
-          latency.push({ ...r, rawPredictP50: predict.p50, rawPredictHotP50: hot.p50, limitMs, pass: r.latency.p50 <= limitMs });
-          log(args, `1cam ${r.config} 1x5fps: p50 ${r.latency.p50} ms (raw predict at 5 fps ${predict.p50} ms, back to back ${hot.p50} ms, limit ${limitMs}), stages p50 queue ${r.stages.queue.p50} pre ${r.stages.preprocess.p50} infer ${r.stages.inference.p50} post ${r.stages.postprocess.p50} xfer ${r.stages.transfer.p50}`);
+          const after = await predict();
+          const rawPredictP50 = round((before.p50 + after.p50) / 2);
+          const limitMs = round(rawPredictP50 + 3 + (config.batch === 'window' ? config.windowMs : 0));
+          latency.push({ ...r, rawPredictP50, rawPredictP50s: [before.p50, after.p50], rawPredictHotP50: hot.p50, limitMs, pass: r.latency.p50 <= limitMs });
+          log(args, `1cam ${r.config} 1x5fps: p50 ${r.latency.p50} ms (raw predict at 5 fps ${rawPredictP50} ms, before/after ${before.p50}/${after.p50}, back to back ${hot.p50} ms, limit ${limitMs}), stages p50 queue ${r.stages.queue.p50} pre ${r.stages.preprocess.p50} infer ${r.stages.inference.p50} post ${r.stages.postprocess.p50} xfer ${r.stages.transfer.p50}`);
         }
         if (args.scenarios.has('overload') && config === group[0]) {
           const r = await runCameras(args, detector, config, set, 16, 15, args.overloadSeconds, best.runsPerSecond);
