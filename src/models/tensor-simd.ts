@@ -14,9 +14,9 @@ interface WasmMemory {
 }
 
 type Fill = (src: number, dst: number, W: number, H: number, ox: number, oy: number, pw: number, ph: number,
-  scale: number, padValue: number, bgr: number, padDone: number) => void;
+  scale: number, padValue: number, bgr: number, padDone: number, nchw: number) => void;
 type Resize = (src: number, dst: number, W: number, H: number, ox: number, oy: number, pw: number, ph: number,
-  sw: number, taps: number, rowbuf: number, unit: number, padValue: number, bgr: number, padDone: number) => void;
+  sw: number, taps: number, rowbuf: number, unit: number, padValue: number, bgr: number, padDone: number, nchw: number) => void;
 
 /** The tensor's place in the module's memory: after the swizzle masks at 0. */
 const TENSOR_AT = 256;
@@ -27,10 +27,11 @@ let compiled: WasmModule | undefined;
 
 /**
  * Input tensors in WebAssembly memory, for an inference worker: `tensor(n)` is an n-frame input
- * that `fill` writes with tensor-simd.wat for the frames it `takes` (every frame of a planar,
- * NCHW, input), with the values fillTensor writes, to the bit. Into 416 x 416, the pixel copy
- * included: 0.14 ms against fillTensor's 0.42 for a 416 x 312 frame at its placed size, 0.5
- * against 1.6 for one resized from 768 x 576.
+ * that `fill` writes with tensor-simd.wat for the frames it `takes` (all but a frame at its placed
+ * size into an interleaved BGR input), with the values fillTensor writes, to the bit. The pixel
+ * copy included, into a planar 416 x 416 input: 0.14 ms against fillTensor's 0.42 for a 416 x
+ * 312 frame at its placed size, 0.5 against 1.6 for one resized from 768 x 576; into an
+ * interleaved 640 x 640 one: 0.29 against 1.0, and 1.0 against 3.8.
  *
  * Memory: the tensor at a fixed place (a camera's frames keep their pad area from call to call),
  * then scratch room for one frame's pixels, taps and blended row, sized for the largest source a
@@ -58,14 +59,16 @@ export class SimdTensor {
     const pixels = align(sourceWidth * H * MAX_RESIZE_FACTOR * 3);
     const taps = align(2 * (W + H) * 4);
     const row = align((sourceWidth * 3 + 4) * 4);
-    // An interleaved input is all fillTensor's: no scratch room.
-    this.scratchBytes = layout.nchw ? pixels + taps + row : 0;
+    this.scratchBytes = pixels + taps + row;
     this.reserve(1);
   }
 
-  /** Whether `fill` writes this frame: any frame placed in a planar input, resized from up to MAX_RESIZE_FACTOR times its size. */
+  /**
+   * Whether `fill` writes this frame: one to resize from up to MAX_RESIZE_FACTOR times its size,
+   * or one at its placed size into a planar input or an interleaved RGB one.
+   */
   takes(frame: PreparedFrame): boolean {
-    return this.layout.nchw && (!frame.source || runtimeCanResize(frame.source, frame));
+    return frame.source ? runtimeCanResize(frame.source, frame) : this.layout.nchw || !this.layout.bgr;
   }
 
   /**
@@ -79,16 +82,16 @@ export class SimdTensor {
 
   /** Writes frame `index` of the tensor (see `takes`), as fillTensor would. */
   fill(index: number, frame: PreparedFrame, padDone = false): void {
-    const { width: W, height: H, bgr, padValue } = this.layout;
+    const { width: W, height: H, bgr, padValue, nchw } = this.layout;
     const { pixels, width: pw, height: ph, offsetX: ox, offsetY: oy, source } = frame;
-    if (!this.takes(frame)) throw new Error(`the SIMD fill does not take a ${pw}x${ph} frame${source ? ` from ${source.width}x${source.height}` : ''} into a ${this.layout.nchw ? 'planar' : 'interleaved'} input`);
+    if (!this.takes(frame)) throw new Error(`the SIMD fill does not take a ${pw}x${ph} frame${source ? ` from ${source.width}x${source.height}` : ''} into a ${this.layout.nchw ? 'planar' : 'interleaved'} ${this.layout.bgr ? 'BGR' : 'RGB'} input`);
     this.reserve(index + 1);
     const scratch = TENSOR_AT + align(this.frames * this.plane * 4);
     new Uint8Array(this.memory.buffer, scratch, pixels.length).set(pixels);
     const dst = TENSOR_AT + index * this.plane * 4;
     const scale = Math.fround(this.layout.scale);
     if (!source) {
-      this.wasmFill(scratch, dst, W, H, ox, oy, pw, ph, scale, padValue * scale, bgr ? 1 : 0, padDone ? 1 : 0);
+      this.wasmFill(scratch, dst, W, H, ox, oy, pw, ph, scale, padValue * scale, bgr ? 1 : 0, padDone ? 1 : 0, nchw ? 1 : 0);
       return;
     }
     const tapsAt = scratch + align(pixels.length);
@@ -106,7 +109,7 @@ export class SimdTensor {
     new Int32Array(this.memory.buffer, tapsAt, this.taps.data.length).set(this.taps.data);
     const rowAt = tapsAt + align(this.taps.data.length * 4);
     this.wasmResize(scratch, dst, W, H, ox, oy, pw, ph, source.width, tapsAt, rowAt, scale / (BILINEAR_ONE * BILINEAR_ONE),
-      padValue * scale, bgr ? 1 : 0, padDone ? 1 : 0);
+      padValue * scale, bgr ? 1 : 0, padDone ? 1 : 0, nchw ? 1 : 0);
   }
 
   /** Grows the memory to hold a tensor of `frames` frames and the scratch room after it. */
