@@ -431,11 +431,18 @@ def _timed_prepare(
     return prepared, _ms(start)
 
 
+#: Largest shrink per axis prepared on the event loop: the plugin's runtimes resize up to the same
+#: factor themselves (MAX_RESIZE_FACTOR in src/runtimes/runtime.ts), so its frames all qualify.
+_INLINE_SHRINK = 2
+
+
 def _cheap_to_place(image: Image, spec_input: InputSpec) -> bool:
-    """Raw pixels placed as they are, or auto-placed from at most twice the model input per axis."""
+    """Raw pixels placed as they are, or auto-placed from at most _INLINE_SHRINK times the model input per axis."""
     if not isinstance(image, RawImage):
         return False
-    return not image.auto or (image.width <= 2 * spec_input.width and image.height <= 2 * spec_input.height)
+    return not image.auto or (
+        image.width <= _INLINE_SHRINK * spec_input.width and image.height <= _INLINE_SHRINK * spec_input.height
+    )
 
 
 def _decode_frame(

@@ -34,18 +34,25 @@ let compiled: WasmModule | undefined;
  * interleaved 640 x 640 one: 0.29 against 1.0, and 1.0 against 3.8.
  *
  * Memory: the tensor at a fixed place (a camera's frames keep their pad area from call to call),
- * then scratch room for one frame's pixels, taps and blended row, sized for the largest source a
- * runtime may resize (4.2 MB in all for a 416 x 416 input).
+ * then scratch room sized for the largest source a runtime may resize: the resize taps, the
+ * blended row, and one frame's pixels (4.2 MB in all for a 416 x 416 input).
  */
 export class SimdTensor {
   private readonly memory: WasmMemory;
   private readonly wasmFill: Fill;
   private readonly wasmResize: Resize;
   private readonly plane: number;
+  /** The scale as a float32, the pad value times it, and a bilinear sum's unit (see fillTensor). */
+  private readonly scale: number;
+  private readonly pad: number;
+  private readonly unit: number;
+  /** Scratch room: the taps, then the blended row, then the pixels. */
+  private readonly tapsBytes: number;
+  private readonly rowBytes: number;
   private readonly scratchBytes: number;
   private frames = 0;
-  /** The taps of the last resize, kept while frames keep its sizes (a camera's do). */
-  private taps = { key: '', data: new Int32Array(0) };
+  /** The sizes whose taps are in the scratch room: written again only when a frame's differ (a camera's do not). */
+  private tapsKey = '';
 
   constructor(private readonly layout: TensorLayout) {
     compiled ??= new WebAssembly.Module(Buffer.from(TENSOR_SIMD_WASM, 'base64'));
@@ -55,11 +62,13 @@ export class SimdTensor {
     this.wasmResize = instance.exports.resize as Resize;
     const { width: W, height: H } = layout;
     this.plane = 3 * W * H;
+    this.scale = Math.fround(layout.scale);
+    this.pad = layout.padValue * this.scale;
+    this.unit = this.scale / (BILINEAR_ONE * BILINEAR_ONE);
     const sourceWidth = W * MAX_RESIZE_FACTOR;
-    const pixels = align(sourceWidth * H * MAX_RESIZE_FACTOR * 3);
-    const taps = align(2 * (W + H) * 4);
-    const row = align((sourceWidth * 3 + 4) * 4);
-    this.scratchBytes = pixels + taps + row;
+    this.tapsBytes = align(2 * (W + H) * 4);
+    this.rowBytes = align((sourceWidth * 3 + 4) * 4);
+    this.scratchBytes = this.tapsBytes + this.rowBytes + align(sourceWidth * H * MAX_RESIZE_FACTOR * 3);
     this.reserve(1);
   }
 
@@ -82,39 +91,40 @@ export class SimdTensor {
 
   /** Writes frame `index` of the tensor (see `takes`), as fillTensor would. */
   fill(index: number, frame: PreparedFrame, padDone = false): void {
-    const { width: W, height: H, bgr, padValue, nchw } = this.layout;
+    const { width: W, height: H, bgr, nchw } = this.layout;
     const { pixels, width: pw, height: ph, offsetX: ox, offsetY: oy, source } = frame;
-    if (!this.takes(frame)) throw new Error(`the SIMD fill does not take a ${pw}x${ph} frame${source ? ` from ${source.width}x${source.height}` : ''} into a ${this.layout.nchw ? 'planar' : 'interleaved'} ${this.layout.bgr ? 'BGR' : 'RGB'} input`);
+    if (!this.takes(frame)) throw new Error(`the SIMD fill does not take a ${pw}x${ph} frame${source ? ` from ${source.width}x${source.height}` : ''} into a ${nchw ? 'planar' : 'interleaved'} ${bgr ? 'BGR' : 'RGB'} input`);
     this.reserve(index + 1);
-    const scratch = TENSOR_AT + align(this.frames * this.plane * 4);
-    new Uint8Array(this.memory.buffer, scratch, pixels.length).set(pixels);
+    const tapsAt = TENSOR_AT + align(this.frames * this.plane * 4);
+    const rowAt = tapsAt + this.tapsBytes;
+    const pixelsAt = rowAt + this.rowBytes;
+    new Uint8Array(this.memory.buffer, pixelsAt, pixels.length).set(pixels);
     const dst = TENSOR_AT + index * this.plane * 4;
-    const scale = Math.fround(this.layout.scale);
+    const [bgrFlag, padFlag, nchwFlag] = [bgr ? 1 : 0, padDone ? 1 : 0, nchw ? 1 : 0];
     if (!source) {
-      this.wasmFill(scratch, dst, W, H, ox, oy, pw, ph, scale, padValue * scale, bgr ? 1 : 0, padDone ? 1 : 0, nchw ? 1 : 0);
+      this.wasmFill(pixelsAt, dst, W, H, ox, oy, pw, ph, this.scale, this.pad, bgrFlag, padFlag, nchwFlag);
       return;
     }
-    const tapsAt = scratch + align(pixels.length);
     const key = `${pw}x${ph}<${source.width}x${source.height}`;
-    if (this.taps.key !== key) {
+    if (this.tapsKey !== key) {
+      const taps = new Int32Array(this.memory.buffer, tapsAt, 2 * (pw + ph));
       const columns = bilinearTaps(pw, source.width);
       const rows = bilinearTaps(ph, source.height);
-      const data = new Int32Array(2 * (pw + ph));
-      data.set(columns.index, 0);
-      data.set(columns.weight, pw);
-      data.set(rows.index, 2 * pw);
-      data.set(rows.weight, 2 * pw + ph);
-      this.taps = { key, data };
+      taps.set(columns.index, 0);
+      taps.set(columns.weight, pw);
+      taps.set(rows.index, 2 * pw);
+      taps.set(rows.weight, 2 * pw + ph);
+      this.tapsKey = key;
     }
-    new Int32Array(this.memory.buffer, tapsAt, this.taps.data.length).set(this.taps.data);
-    const rowAt = tapsAt + align(this.taps.data.length * 4);
-    this.wasmResize(scratch, dst, W, H, ox, oy, pw, ph, source.width, tapsAt, rowAt, scale / (BILINEAR_ONE * BILINEAR_ONE),
-      padValue * scale, bgr ? 1 : 0, padDone ? 1 : 0, nchw ? 1 : 0);
+    this.wasmResize(pixelsAt, dst, W, H, ox, oy, pw, ph, source.width, tapsAt, rowAt, this.unit, this.pad, bgrFlag, padFlag, nchwFlag);
   }
 
-  /** Grows the memory to hold a tensor of `frames` frames and the scratch room after it. */
+  /** Grows the memory to hold a tensor of `frames` frames and the scratch room after it (which a larger tensor moves). */
   private reserve(frames: number): void {
-    this.frames = Math.max(this.frames, frames);
+    if (frames > this.frames) {
+      this.frames = frames;
+      this.tapsKey = '';
+    }
     const bytes = TENSOR_AT + align(this.frames * this.plane * 4) + this.scratchBytes;
     const have = this.memory.buffer.byteLength;
     if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));

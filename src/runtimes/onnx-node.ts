@@ -130,8 +130,12 @@ class OnnxNodeRuntime implements DetectorRuntime {
   private nextId = 1;
   private closing = false;
 
-  constructor(readonly spec: ModelSpec, private readonly config: SessionConfig, options: RuntimeOptions) {
+  constructor(private readonly config: SessionConfig, options: RuntimeOptions) {
     this.info = { runtime: 'onnx', device: config.provider, concurrency: Math.max(1, options.concurrency), maxBatch: 1, pipelineDepth: PIPELINE_DEPTH, resizes: true };
+  }
+
+  get spec(): ModelSpec {
+    return this.config.spec;
   }
 
   async start(): Promise<Extract<WorkerReply, { type: 'ready' }>> {
@@ -257,7 +261,7 @@ export async function createOnnxRuntime(modelPath: string, spec: ModelSpec, opti
     spec,
   };
   const expected = input.layout === 'nchw' ? [1, 3, input.height, input.width] : [1, input.height, input.width, 3];
-  const runtime = new OnnxNodeRuntime(spec, config, options);
+  const runtime = new OnnxNodeRuntime(config, options);
   try {
     const ready = await runtime.start().catch((e: Error) => {
       throw new RuntimeError(`could not load model ${modelPath} on onnx/${options.device}: ${e.message}`, { cause: e });

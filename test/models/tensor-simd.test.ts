@@ -120,6 +120,16 @@ describe('the SIMD tensor fill (tensor-simd.wat)', () => {
     });
   }
 
+  it('a resize after the tensor grew (which moves the scratch room) writes its taps again', () => {
+    const layout: TensorLayout = { width: 24, height: 12, nchw: true, bgr: true, scale: 1 / 255, padValue: 114 };
+    const simd = new SimdTensor(layout);
+    const frame: PreparedFrame = { pixels: bytes(30 * 14 * 3, 7), width: 20, height: 9, offsetX: 2, offsetY: 1, source: { width: 30, height: 14 } };
+    simd.fill(0, frame);
+    simd.tensor(4).fill(-1);
+    simd.fill(0, frame);
+    expect(Array.from(simd.tensor(1))).toEqual(Array.from(expected([frame], layout)));
+  });
+
   // YOLOX-Nano takes a planar BGR input, YOLOv5s here an interleaved RGB one.
   for (const model of [YOLOX, YOLOV5]) {
     const spec = () => specForFile(model, new Uint8Array(fs.readFileSync(model)));
