@@ -5,4 +5,4 @@ See docs/protocol.md (normative) for the framing and message layouts.
 
 __all__ = ["PROTOCOL_VERSION"]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2

@@ -75,6 +75,8 @@ class PoolConfig:
     max_frame_bytes: int = DEFAULT_MAX_FRAME
     cache_frames: int = 64
     max_queue: int = 256
+    #: The inherited descriptor of the client's shared frame memory (infer_shared), if any.
+    shared_fd: int | None = None
 
 
 def _get(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -172,6 +174,9 @@ def parse_config(cmd: dict[str, Any]) -> PoolConfig:
         raise _bad("concurrency must be in 1..64")
     if not (4096 <= max_frame <= 1 << 30):
         raise _bad("maxFrameBytes must be in 4 KiB..1 GiB")
+    shared_fd = cmd.get("sharedFd")
+    if shared_fd is not None and (not isinstance(shared_fd, int) or isinstance(shared_fd, bool) or shared_fd < 3):
+        raise _bad("sharedFd must be a file descriptor number of at least 3")
     return PoolConfig(
         runtime=runtime,
         device=str(cmd.get("device") or "AUTO"),
@@ -182,4 +187,5 @@ def parse_config(cmd: dict[str, Any]) -> PoolConfig:
         max_frame_bytes=max_frame,
         cache_frames=max(1, int(cmd.get("cacheFrames", 64))),
         max_queue=max(1, int(cmd.get("maxQueue", 256))),
+        shared_fd=shared_fd,
     )

@@ -1,4 +1,4 @@
-"""Wire codec of protocol version 1 (docs/protocol.md): pure functions, no I/O."""
+"""Wire codec of protocol version 2 (docs/protocol.md): pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ __all__ = [
     "EncodedImage",
     "InferCached",
     "InferRequest",
+    "InferShared",
     "MsgType",
     "PixelFormat",
     "ProtocolError",
@@ -34,6 +35,7 @@ __all__ = [
     "parse_infer_cached",
     "parse_infer_jpeg",
     "parse_infer_raw",
+    "parse_infer_shared",
 ]
 
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024
@@ -44,6 +46,7 @@ _HEADER = struct.Struct("<IIB")  # length, req_id, type/status
 _PREFIX = struct.Struct("<BffH")  # model_idx, confidence, iou, max_detections
 _RAW = struct.Struct("<IIBHH")  # w, h, fmt, x, y
 _ITEM = struct.Struct("<IIBHHI")  # w, h, fmt, x, y, size
+_SHARED_ITEM = struct.Struct("<IIBHHII")  # w, h, fmt, x, y, offset, size
 
 
 class MsgType(IntEnum):
@@ -53,6 +56,7 @@ class MsgType(IntEnum):
     INFER_BATCH = 0x03
     CACHE_FRAME = 0x04
     INFER_CACHED = 0x05
+    INFER_SHARED = 0x06
 
 
 class Status(IntEnum):
@@ -124,6 +128,25 @@ class InferCached:
     frame_ids: list[int]
 
 
+@dataclass(frozen=True)
+class SharedItem:
+    """An infer_shared item: a raw image whose pixels lie in the shared memory at `offset`."""
+
+    width: int
+    height: int
+    fmt: PixelFormat
+    x: int
+    y: int
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class InferShared:
+    prefix: DecodePrefix
+    items: list[SharedItem]
+
+
 def channels_of(fmt: PixelFormat) -> int:
     return 1 if fmt == PixelFormat.GRAY else 3
 
@@ -181,14 +204,16 @@ def _fmt(value: int, allow_encoded: bool) -> PixelFormat:
     return PixelFormat(value)
 
 
-def _raw(width: int, height: int, fmt: PixelFormat, x: int, y: int, pixels: memoryview, where: str) -> RawImage:
+def _check_size(width: int, height: int, fmt: PixelFormat, size: int, where: str) -> None:
     if width == 0 or height == 0:
         raise ProtocolError("bad_placement", f"{where}image is {width}x{height}")
     expected = width * height * channels_of(fmt)
-    if len(pixels) != expected:
-        raise _bad(
-            f"{where}{width}x{height} {fmt.name} needs {expected} pixel bytes but the payload carries {len(pixels)}"
-        )
+    if size != expected:
+        raise _bad(f"{where}{width}x{height} {fmt.name} needs {expected} pixel bytes but the payload carries {size}")
+
+
+def _raw(width: int, height: int, fmt: PixelFormat, x: int, y: int, pixels: memoryview, where: str) -> RawImage:
+    _check_size(width, height, fmt, len(pixels), where)
     return RawImage(width, height, fmt, x, y, pixels)
 
 
@@ -273,3 +298,21 @@ def parse_infer_cached(payload: memoryview) -> InferCached:
         raise _bad(f"infer_cached with {count} ids needs {start + 4 * count} bytes, got {len(payload)}")
     ids = [int(v) for v in struct.unpack_from(f"<{count}I", payload, start)]
     return InferCached(prefix, ids)
+
+
+def parse_infer_shared(payload: memoryview) -> InferShared:
+    prefix = _prefix(payload)
+    count = _count(payload, _PREFIX.size, "infer_shared")
+    start = _PREFIX.size + 1
+    if len(payload) != start + _SHARED_ITEM.size * count:
+        raise _bad(
+            f"infer_shared with {count} items needs {start + _SHARED_ITEM.size * count} bytes, got {len(payload)}"
+        )
+    items = []
+    for i in range(count):
+        w, h, fmt_value, x, y, offset, size = _SHARED_ITEM.unpack_from(payload, start + _SHARED_ITEM.size * i)
+        where = f"item {i}: " if count > 1 else ""
+        fmt = _fmt(fmt_value, False)
+        _check_size(w, h, fmt, size, where)
+        items.append(SharedItem(w, h, fmt, x, y, offset, size))
+    return InferShared(prefix, items)

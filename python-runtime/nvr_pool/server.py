@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import struct
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from typing import Any, Protocol, Union
 
 from . import PROTOCOL_VERSION
 from .backends import Backend, BackendFactory, ModelLoadError, Outputs, RuntimeUnavailableError, create_factory
-from .batching import Batcher, CallOutput
+from .batching import Batcher, CallOutput, Outcome
 from .config import InputSpec, ModelEntry, ModelSpec, PoolConfig, parse_config, parse_model_entry
 from .decoders import decode
 from .preprocess import Placement, Prepared, prepare, prepare_pixels
@@ -29,6 +30,7 @@ from .protocol import (
     DEFAULT_MAX_FRAME,
     DecodePrefix,
     Image,
+    InferShared,
     MsgType,
     ProtocolError,
     RawImage,
@@ -40,8 +42,10 @@ from .protocol import (
     parse_infer_cached,
     parse_infer_jpeg,
     parse_infer_raw,
+    parse_infer_shared,
 )
 from .reader import FrameReader
+from .shared import SharedFrames
 
 log = logging.getLogger("nvr_pool")
 _MSG_TYPES = frozenset(MsgType)
@@ -55,7 +59,7 @@ _DISCARD_CHUNK = 64 * 1024
 
 
 class Writer(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes) -> None: ...  # blocking: the answer is written when it returns
 
 
 @dataclass
@@ -101,6 +105,7 @@ class Pool:
         self.factory: BackendFactory | None = None
         self.slots: list[Slot] = []
         self.cache: OrderedDict[int, RawImage] = OrderedDict()
+        self.shared: SharedFrames | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.max_frame = DEFAULT_MAX_FRAME
         self.shutting_down = False
@@ -108,17 +113,23 @@ class Pool:
         self.failed = 0
         self.prepare_pool: ThreadPoolExecutor | None = None
         self.predict_pool: ThreadPoolExecutor | None = None
+        #: Answers are written from the event loop and from inference threads: one at a time.
+        self.write_lock = threading.Lock()
 
     # ------------------------------------------------------------ output
 
     def send_ok(self, req_id: int, result: dict[str, Any]) -> None:
-        self.served += 1
-        self.writer.write(encode_ok(req_id, result))
+        data = encode_ok(req_id, result)
+        with self.write_lock:
+            self.served += 1
+            self.writer.write(data)
 
     def send_error(self, req_id: int, code: str, message: str) -> None:
-        self.failed += 1
         log.warning("request %d failed: %s: %s", req_id, code, message)
-        self.writer.write(encode_error(req_id, code, message))
+        data = encode_error(req_id, code, message)
+        with self.write_lock:
+            self.failed += 1
+            self.writer.write(data)
 
     # ------------------------------------------------------------ input
 
@@ -187,7 +198,7 @@ class Pool:
                 await self.command(req_id, parse_command(payload))
                 return
             if msg_type not in _MSG_TYPES:
-                raise ProtocolError("unknown_message_type", f"message type 0x{msg_type:02x} is not 0x00..0x05")
+                raise ProtocolError("unknown_message_type", f"message type 0x{msg_type:02x} is not 0x00..0x06")
             if self.config is None:
                 raise ProtocolError("not_configured", "the first message must be the configure command")
             if len(self.tasks) >= self.config.max_queue:
@@ -205,6 +216,8 @@ class Pool:
                     self.cache.move_to_end(frame_id)
                     images.append(self.cache[frame_id])
                 prefix = cached.prefix
+            elif msg_type == MsgType.INFER_SHARED:
+                prefix, images = self._shared_images(parse_infer_shared(payload))
             else:
                 request = _PARSERS[msg_type](payload)
                 prefix, images = request.prefix, request.images
@@ -225,6 +238,17 @@ class Pool:
         if isinstance(slot, FailedModel):
             raise ProtocolError("model_not_loaded", f'model {index} ("{slot.name}") failed to load: {slot.error}')
         return slot
+
+    def _shared_images(self, request: InferShared) -> tuple[DecodePrefix, list[Image]]:
+        if self.shared is None:
+            raise ProtocolError("no_shared_memory", "infer_shared needs the shared memory of configure.sharedFd")
+        shared = self.shared
+        many = len(request.items) > 1
+        images: list[Image] = []
+        for i, item in enumerate(request.items):
+            pixels = shared.pixels(item.offset, item.size, f"item {i}: " if many else "")
+            images.append(RawImage(item.width, item.height, item.fmt, item.x, item.y, pixels))
+        return request.prefix, images
 
     def cache_frame(self, req_id: int, payload: memoryview) -> None:
         assert self.config is not None
@@ -257,13 +281,28 @@ class Pool:
                     )
                 )
             frames = [(p.tensor, partial(_decode_frame, spec, prefix, p.placement)) for p, _ in prepared]
-            calls = await model.batcher.run(frames, accepted)
-            self.send_ok(req_id, {"results": [_result(call, prep_ms) for (_, prep_ms), call in zip(prepared, calls)]})
+            await model.batcher.run(frames, accepted, partial(self._respond, req_id, [ms for _, ms in prepared]))
         except ProtocolError as err:
             self.send_error(req_id, err.code, err.message)
         except Exception as err:
             log.exception("inference failed")
             self.send_error(req_id, "inference_failed", f"{type(err).__name__}: {err}")
+
+    def _respond(self, req_id: int, prepare_ms: list[float], outcomes: list[Outcome]) -> None:
+        """Answers an inference request, on whichever thread settled its last frame; a failed
+        frame fails the request."""
+        try:
+            failed = next((o for o in outcomes if isinstance(o, Exception)), None)
+            if failed is None:
+                results = [_result(o, ms) for ms, o in zip(prepare_ms, outcomes) if isinstance(o, CallOutput)]
+                self.send_ok(req_id, {"results": results})
+            elif isinstance(failed, ProtocolError):
+                self.send_error(req_id, failed.code, failed.message)
+            else:
+                log.error("inference failed: %s: %s", type(failed).__name__, failed, exc_info=failed)
+                self.send_error(req_id, "inference_failed", f"{type(failed).__name__}: {failed}")
+        except Exception:  # on an inference thread nobody else would see it
+            log.exception("could not answer request %d", req_id)
 
     # ------------------------------------------------------------ commands
 
@@ -317,6 +356,11 @@ class Pool:
         self.config, self.factory = config, factory
         self.prepare_pool, self.predict_pool = prepare_pool, predict_pool
         self.max_frame = config.max_frame_bytes
+        if config.shared_fd is not None:
+            try:
+                self.shared = SharedFrames(config.shared_fd)
+            except OSError as err:  # the client falls back to sending pixels through the socket
+                log.warning("no shared frame memory: %s", err)
         for raw in config.models:
             self.slots.append(await self._load_slot(raw))
         self.send_ok(
@@ -331,6 +375,7 @@ class Pool:
                 "models": [self._describe(i) for i in range(len(self.slots))],
                 "startupMs": round(_ms(self.started), 1),
                 "maxFrameBytes": self.max_frame,
+                "sharedMemory": self.shared is not None,
             },
         )
 

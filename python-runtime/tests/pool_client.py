@@ -41,13 +41,17 @@ def model(name: str, path: Path | None = None) -> dict[str, Any]:
 class PoolProcess:
     """The pool over a pipe on stdin, or over a socket as Node's child_process gives it."""
 
-    def __init__(self, transport: str = "pipe") -> None:
+    def __init__(self, transport: str = "pipe", shared: int | None = None) -> None:
+        """`shared`: a descriptor the pool inherits under the same number (configure's sharedFd)."""
         env = dict(os.environ, PYTHONPATH=str(RUNTIME_DIR), NVR_POOL_LOG="WARNING")
         self.sock: socket.socket | None = None
         stdin: Any = subprocess.PIPE
         if transport == "socket":
             self.sock, stdin = socket.socketpair()
-        self.proc = subprocess.Popen([sys.executable, "-m", "nvr_pool"], stdin=stdin, stdout=subprocess.PIPE, env=env)
+        fds = () if shared is None else (shared,)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nvr_pool"], stdin=stdin, stdout=subprocess.PIPE, env=env, pass_fds=fds
+        )
         if self.sock is not None:
             stdin.close()
         self.next_id = 1
@@ -96,7 +100,7 @@ class PoolProcess:
     def configure(self, runtime: str = "openvino", **extra: Any) -> dict[str, Any]:
         cmd: dict[str, Any] = {
             "cmd": "configure",
-            "protocol": 1,
+            "protocol": 2,
             "runtime": runtime,
             "device": "CPU" if runtime == "openvino" else "cpu",
             "concurrency": 2,

@@ -27,6 +27,7 @@ from nvr_pool.protocol import (
     parse_infer_cached,
     parse_infer_jpeg,
     parse_infer_raw,
+    parse_infer_shared,
 )
 
 MANIFEST = json.loads((GOLDEN / "protocol" / "manifest.json").read_text())
@@ -80,6 +81,11 @@ def encode(v: dict[str, Any]) -> bytes:
             body += encode_batch_item(i["width"], i["height"], i["format"], i["x"], i["y"], bytes.fromhex(i["dataHex"]))
     elif t == MsgType.INFER_CACHED:
         body += bytes([len(v["frameIds"])]) + struct.pack(f"<{len(v['frameIds'])}I", *v["frameIds"])
+    elif t == MsgType.INFER_SHARED:
+        body += bytes([len(v["shared"])])
+        for i in v["shared"]:
+            header = encode_raw_header(i["width"], i["height"], i["format"], i["x"], i["y"])
+            body += header + struct.pack("<II", i["offset"], i["size"])
     return encode_request(v["reqId"], t, body)
 
 
@@ -118,6 +124,14 @@ def test_request_decodes(vector: dict[str, Any]) -> None:
         cached = parse_infer_cached(payload)
         assert cached.prefix == to_prefix(vector["prefix"])
         assert cached.frame_ids == vector["frameIds"]
+    elif msg_type == MsgType.INFER_SHARED:
+        shared = parse_infer_shared(payload)
+        assert shared.prefix == to_prefix(vector["prefix"])
+        got = [(i.width, i.height, i.fmt, i.x, i.y, i.offset, i.size) for i in shared.items]
+        keys = ("width", "height", "format", "x", "y", "offset", "size")
+        assert got == [tuple(i[k] for k in keys) for i in vector["shared"]]
+    else:
+        raise AssertionError(f"no check for message type {msg_type}")
 
 
 @pytest.mark.parametrize("vector", REQUESTS, ids=[v["file"] for v in REQUESTS])

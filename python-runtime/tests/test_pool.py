@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -51,7 +53,7 @@ def pool(request: pytest.FixtureRequest) -> Iterator[PoolProcess]:
         "openvino",
         models=[model("yolox_nano"), {"spec": model("yolox_nano")["spec"], "path": "/nonexistent/model.onnx"}],
     )
-    assert ready["ready"] and ready["protocol"] == 1
+    assert ready["ready"] and ready["protocol"] == 2
     assert ready["models"][0]["loaded"] is True
     assert ready["models"][1]["loaded"] is False and "nonexistent" in ready["models"][1]["error"]
     yield p
@@ -119,7 +121,7 @@ def test_a_burst_behind_configure_is_read_frame_by_frame(transport: str) -> None
     the front); large frames go around the read-ahead."""
     p = PoolProcess(transport)
     try:
-        configure = {"cmd": "configure", "protocol": 1, "runtime": "onnx-python", "device": "cpu"}
+        configure = {"cmd": "configure", "protocol": 2, "runtime": "onnx-python", "device": "cpu"}
         configure["models"] = [model("yolox_nano")]
         early = encode_request(2, MsgType.COMMAND, json.dumps({"cmd": "status"}).encode())
         burst = [early, encode_request(1, MsgType.COMMAND, json.dumps(configure).encode())]
@@ -167,7 +169,7 @@ def test_commands_status_load_replace_unload(pool: PoolProcess) -> None:
     assert status == 1 and value["code"] == "bad_command"
     status, value = pool.call(MsgType.COMMAND, b"{not json")
     assert status == 1 and value["code"] == "bad_command"
-    status, value = pool.command({"cmd": "configure", "protocol": 1})
+    status, value = pool.command({"cmd": "configure", "protocol": 2})
     assert status == 1 and value["code"] == "already_configured"
 
 
@@ -278,11 +280,11 @@ def test_before_configure_and_bad_configure() -> None:
     try:
         status, value = p.call(MsgType.INFER_JPEG, prefix() + DOG)
         assert status == 1 and value["code"] == "not_configured"
-        status, value = p.command({"cmd": "configure", "protocol": 2, "runtime": "openvino"})
+        status, value = p.command({"cmd": "configure", "protocol": 1, "runtime": "openvino"})
         assert status == 1 and value["code"] == "protocol_mismatch"
-        status, value = p.command({"cmd": "configure", "protocol": 1, "runtime": "coreml"})
+        status, value = p.command({"cmd": "configure", "protocol": 2, "runtime": "coreml"})
         assert status == 1 and value["code"] == "runtime_unavailable" and "CoreML needs macOS" in value["message"]
-        status, value = p.command({"cmd": "configure", "protocol": 1, "runtime": "tflite"})
+        status, value = p.command({"cmd": "configure", "protocol": 2, "runtime": "tflite"})
         assert status == 1 and value["code"] == "runtime_unavailable"
         assert p.configure("onnx-python")["ready"]
         status, value = p.command({"cmd": "shutdown"})
@@ -301,3 +303,69 @@ def test_truncated_frame_at_end_of_input_is_answered(transport: str) -> None:
     got_id, status, value = p.recv()
     assert (got_id, status, value["code"]) == (700, 1, "truncated_frame")
     assert p.proc.wait(timeout=10) == 0
+
+
+def shared_payload(items: list[tuple[int, int, int, int, int, int, int]], **kw: Any) -> bytes:
+    """An INFER_SHARED payload: (w, h, fmt, x, y, offset, size) per item."""
+    return prefix(**kw) + bytes([len(items)]) + b"".join(struct.pack("<IIBHHII", *item) for item in items)
+
+
+def test_infer_shared_reads_pixels_in_place_and_answers_like_infer_raw(tmp_path: Path) -> None:
+    """Frames written into a file the pool inherits: same answers as the bytes sent in the frame,
+    a file grown after the pool mapped it, ranges outside it refused by name, the pool serving on."""
+    pixels, w, h = dog_placed()
+    bgr = cv2.imdecode(np.frombuffer(DOG, np.uint8), cv2.IMREAD_COLOR)
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1]).tobytes()
+    with open(tmp_path / "frames", "w+b") as memory:
+        memory.truncate(len(pixels) + 100)
+        os.pwrite(memory.fileno(), pixels, 100)
+        p = PoolProcess("socket", shared=memory.fileno())
+        try:
+            assert p.configure("openvino", sharedFd=memory.fileno())["sharedMemory"] is True
+            status, sent = p.call(MsgType.INFER_RAW, raw_payload(pixels, w, h, 0, 0, 0))
+            status, shared = p.call(MsgType.INFER_SHARED, shared_payload([(w, h, 0, 0, 0, 100, len(pixels))]))
+            assert status == 0, shared
+            assert shared["results"][0]["detections"] == sent["results"][0]["detections"]
+            assert {COCO_DOG, COCO_BICYCLE, COCO_CAR} <= classes(shared["results"][0])
+
+            # Grown past the pool's map: a source-size frame (auto placement) behind the first one.
+            at = 100 + len(pixels)
+            memory.truncate(at + len(rgb))
+            os.pwrite(memory.fileno(), rgb, at)
+            items = [(w, h, 0, 0, 0, 100, len(pixels)), (768, 576, 0, PLACE_AUTO, PLACE_AUTO, at, len(rgb))]
+            status, both = p.call(MsgType.INFER_SHARED, shared_payload(items))
+            assert status == 0, both
+            assert all({COCO_DOG, COCO_BICYCLE, COCO_CAR} <= classes(r) for r in both["results"])
+
+            end = at + len(rgb)
+            status, value = p.call(MsgType.INFER_SHARED, shared_payload([(w, h, 0, 0, 0, end - 10, len(pixels))]))
+            assert status == 1 and value["code"] == "bad_payload" and "outside the" in value["message"]
+            status, value = p.call(MsgType.INFER_SHARED, shared_payload([(w, h, 0, 0, 0, 100, len(pixels) - 1)]))
+            assert status == 1 and value["code"] == "bad_payload" and "needs" in value["message"]
+            status, value = p.call(MsgType.INFER_SHARED, shared_payload([(w, h, 3, 0, 0, 100, len(pixels))]))
+            assert status == 1 and value["code"] == "bad_format"
+            status, value = p.call(MsgType.INFER_SHARED, prefix() + bytes([1]) + b"\0" * 5)
+            assert status == 1 and value["code"] == "bad_payload"
+            status, again = p.call(MsgType.INFER_SHARED, shared_payload([(w, h, 0, 0, 0, 100, len(pixels))]))
+            assert status == 0 and again["results"][0]["detections"] == sent["results"][0]["detections"]
+        finally:
+            assert p.close() == 0
+
+
+def test_infer_shared_without_shared_memory_is_refused(pool: PoolProcess) -> None:
+    pixels, w, h = dog_placed()
+    status, value = pool.call(MsgType.INFER_SHARED, shared_payload([(w, h, 0, 0, 0, 0, len(pixels))]))
+    assert status == 1 and value["code"] == "no_shared_memory"
+    # A descriptor that is not a regular file: the pool says so, and serves frames sent in the socket.
+    read_end, write_end = os.pipe()
+    p = PoolProcess("socket", shared=read_end)
+    try:
+        assert p.configure("openvino", sharedFd=read_end)["sharedMemory"] is False
+        status, value = p.call(MsgType.INFER_SHARED, shared_payload([(w, h, 0, 0, 0, 0, len(pixels))]))
+        assert status == 1 and value["code"] == "no_shared_memory"
+        status, value = p.call(MsgType.INFER_RAW, raw_payload(pixels, w, h, 0, 0, 0))
+        assert status == 0 and COCO_DOG in classes(value["results"][0])
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+        assert p.close() == 0

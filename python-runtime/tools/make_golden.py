@@ -1,4 +1,4 @@
-"""Writes the golden byte vectors of protocol v1 to test/golden/protocol/ (run once; commit the output).
+"""Writes the golden byte vectors of protocol v2 to test/golden/protocol/ (run once; commit the output).
 
 The bytes are assembled here with `struct` straight from docs/protocol.md, not with either codec,
 so both the TypeScript and the Python codecs are checked against an independent construction.
@@ -47,12 +47,13 @@ def main() -> None:
     add("command-status", request(7, 0x00, js(cmd)), kind="request", reqId=7, msgType=0, command=cmd)
     configure = {
         "cmd": "configure",
-        "protocol": 1,
+        "protocol": 2,
         "runtime": "openvino",
         "device": "AUTO",
         "concurrency": 2,
         "batch": {"mode": "window", "windowMs": 10, "maxBatchSize": 4},
         "models": [],
+        "sharedFd": 3,
     }
     add("command-configure", request(1, 0x00, js(configure)), kind="request", reqId=1, msgType=0, command=configure)
     add(
@@ -115,6 +116,16 @@ def main() -> None:
         frameIds=[0xCAFE, 7],
     )
 
+    # Two RGB frames lying back to back in the shared memory from byte 4096 (infer_shared).
+    shared = [
+        {"width": 4, "height": 2, "format": 0, "x": 0xFFFF, "y": 0xFFFF, "offset": 4096, "size": 24},
+        {"width": 2, "height": 1, "format": 1, "x": 0, "y": 52, "offset": 4120, "size": 6},
+    ]
+    body = prefix(PREFIX) + bytes([len(shared)])
+    for i in shared:
+        body += struct.pack("<IIBHHII", i["width"], i["height"], i["format"], i["x"], i["y"], i["offset"], i["size"])
+    add("infer-shared", request(47, 0x06, body), kind="request", reqId=47, msgType=6, prefix=PREFIX, shared=shared)
+
     result = {
         "results": [
             {
@@ -165,8 +176,8 @@ def main() -> None:
         expectError="bad_payload",
     )
     manifest = {
-        "protocol": 1,
-        "about": "Golden vectors of docs/protocol.md v1; made by python-runtime/tools/make_golden.py",
+        "protocol": 2,
+        "about": "Golden vectors of docs/protocol.md v2; made by python-runtime/tools/make_golden.py",
         "vectors": vectors,
     }
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

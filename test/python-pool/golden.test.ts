@@ -13,6 +13,7 @@ import {
   inferCachedParts,
   inferJpegParts,
   inferRawParts,
+  inferSharedParts,
   MsgType,
   PROTOCOL_VERSION,
   ResponseReader,
@@ -23,6 +24,7 @@ import {
 
 const DIR = path.resolve(__dirname, '../golden/protocol');
 interface ImageDesc { width: number; height: number; format: number; x: number; y: number; pixelsHex?: string; dataHex?: string }
+interface SharedDesc extends ImageDesc { offset: number; size: number }
 interface Vector {
   file: string;
   kind: 'request' | 'response' | 'fault';
@@ -36,6 +38,7 @@ interface Vector {
   items?: ImageDesc[];
   frameId?: number;
   frameIds?: number[];
+  shared?: SharedDesc[];
   json?: unknown;
   expectError?: string;
 }
@@ -56,6 +59,11 @@ function encodeChunks(v: Vector): Uint8Array[] {
     case MsgType.InferBatch: return encodeRequest(v.reqId, MsgType.InferBatch, inferBatchParts(v.prefix!, v.items!.map(toImage)));
     case MsgType.CacheFrame: return encodeRequest(v.reqId, MsgType.CacheFrame, cacheFrameParts(v.frameId!, toImage(v.image!)));
     case MsgType.InferCached: return encodeRequest(v.reqId, MsgType.InferCached, inferCachedParts(v.prefix!, v.frameIds!));
+    case MsgType.InferShared: {
+      // The encoder lays the items back to back from the first one's offset, as SharedFrameMemory.put wrote them.
+      const items = v.shared!.map((d) => ({ ...toImage(d), data: new Uint8Array(d.size) }));
+      return encodeRequest(v.reqId, MsgType.InferShared, inferSharedParts(v.prefix!, items, v.shared![0]!.offset));
+    }
     default: throw new Error(`no encoder for ${v.msgType}`);
   }
 }
@@ -77,12 +85,13 @@ describe('protocol golden vectors (TypeScript codec)', () => {
     if (v.jpegHex) expect(Buffer.from(d.jpeg!).toString('hex')).toBe(v.jpegHex);
     if (v.frameId !== undefined) expect(d.frameId).toBe(v.frameId);
     if (v.frameIds) expect(d.frameIds).toEqual(v.frameIds);
-    const descs = v.items ?? (v.image ? [v.image] : []);
+    if (v.shared) expect(d.shared).toEqual(v.shared.map(({ offset, size }) => ({ offset, size })));
+    const descs = v.items ?? (v.image ? [v.image] : v.shared ?? []);
     expect(d.images?.length ?? 0).toBe(descs.length);
     descs.forEach((desc, i) => {
       const img = d.images![i];
       expect([img.width, img.height, img.format, img.x, img.y]).toEqual([desc.width, desc.height, desc.format, desc.x, desc.y]);
-      expect(Buffer.from(img.data).toString('hex')).toBe(desc.pixelsHex ?? desc.dataHex);
+      expect(Buffer.from(img.data).toString('hex')).toBe(desc.pixelsHex ?? desc.dataHex ?? '');
     });
   });
 

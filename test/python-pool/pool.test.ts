@@ -9,6 +9,7 @@ import {
   MsgType,
   PoolRequestError,
   PoolUnavailableError,
+  SHARED_MEMORY_LIMIT,
   type PoolStatusEvent,
   type PythonPoolRuntime,
 } from '../../src/runtimes/python-pool';
@@ -79,6 +80,39 @@ describe.skipIf(!!SKIP_REASON)('python pool end to end (TypeScript -> Python -> 
       expectSameDetections(fromResized.detections, reference.detections, 3);
     } finally {
       await Promise.all([pool.close(), node.close()]);
+    }
+  });
+
+  it('frames go through shared memory on Linux, with the answers frames sent through the socket get, and through the socket when it is full', async () => {
+    const make = (sharedMemory: boolean) =>
+      createPythonPoolRuntime(spec, MODEL, { runtime: 'openvino', device: 'CPU', threads: 0, concurrency: 1, env, sharedMemory }) as Promise<PythonPoolRuntime>;
+    const [viaMemory, viaSocket] = await Promise.all([make(true), make(false)]);
+    try {
+      const linux = process.platform === 'linux';
+      expect(viaMemory.pool.ready?.sharedMemory).toBe(linux);
+      expect(viaSocket.pool.ready?.sharedMemory).toBe(false);
+      expect(viaSocket.pool.sharedMemory).toBeUndefined();
+      const handed = await prepareImage(await rawPhoto('dog.jpg'), spec.input, { runtimeResizes: true });
+      const frames = [dog.frame, handed.frame]; // placed, and source-size for the pool to resize
+      const expected = (await viaSocket.detect(frames, options)).map((r) => r.detections);
+      expect((await viaMemory.detect(frames, options)).map((r) => r.detections)).toEqual(expected);
+      expect(expected[0]!.some((d) => d.classId === 16)).toBe(true);
+      const memory = viaMemory.pool.sharedMemory;
+      if (!linux) return;
+      // The frames went through the memory (it grew to hold both), and their region is free again.
+      expect(memory!.usage.capacity).toBeGreaterThanOrEqual(dog.frame.pixels.byteLength + handed.frame.pixels.byteLength);
+      expect(memory!.usage.used).toBe(0);
+      // Full: the next frames go through the socket, with the same answers.
+      const filler = memory!.put([new Uint8Array(memory!.usage.capacity)]);
+      const hog = memory!.put([new Uint8Array(SHARED_MEMORY_LIMIT - memory!.usage.capacity - 4096)]);
+      expect(filler).toBe(0);
+      expect(hog).toBeDefined();
+      expect((await viaMemory.detect(frames, options)).map((r) => r.detections)).toEqual(expected);
+      expect(memory!.usage.used).toBe(SHARED_MEMORY_LIMIT - 4096);
+      memory!.release(filler!);
+      memory!.release(hog!);
+    } finally {
+      await Promise.all([viaMemory.close(), viaSocket.close()]);
     }
   });
 

@@ -1,9 +1,9 @@
 /**
- * Wire codec of the Python pool protocol, version 1. docs/protocol.md is normative; the golden
+ * Wire codec of the Python pool protocol, version 2. docs/protocol.md is normative; the golden
  * bytes in test/golden/protocol pin this file and python-runtime/nvr_pool/protocol.py together.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** x = y = PLACE_AUTO lets the pool resize (letterbox) the image itself. */
 export const PLACE_AUTO = 0xffff;
@@ -15,6 +15,7 @@ export enum MsgType {
   InferBatch = 0x03,
   CacheFrame = 0x04,
   InferCached = 0x05,
+  InferShared = 0x06,
 }
 
 export enum Status {
@@ -57,6 +58,7 @@ export class FrameError extends Error {
 const PREFIX_BYTES = 11;
 const RAW_HEADER_BYTES = 13;
 const ITEM_HEADER_BYTES = 17;
+const SHARED_ITEM_BYTES = 21;
 
 export function channelsOf(format: PixelFormat): number {
   return format === PixelFormat.Gray ? 1 : 3;
@@ -147,6 +149,28 @@ export function inferBatchParts(prefix: DecodePrefix, items: RawImage[]): Uint8A
     parts.push(head, item.data);
   }
   return parts;
+}
+
+/**
+ * infer_shared: the images' pixels already lie back to back in the shared memory from `start`
+ * (SharedFrameMemory.put of their data, in this order); only where they lie is sent.
+ */
+export function inferSharedParts(prefix: DecodePrefix, items: RawImage[], start: number): Uint8Array[] {
+  if (items.length < 1 || items.length > 255) throw new FrameError(`infer_shared takes 1..255 items, not ${items.length}`);
+  const body = Buffer.allocUnsafe(1 + SHARED_ITEM_BYTES * items.length);
+  body.writeUInt8(items.length, 0);
+  let offset = start;
+  items.forEach((item, i) => {
+    if (item.format === PixelFormat.Encoded) throw new FrameError('infer_shared items are raw pixels, not encoded images');
+    checkRaw(item);
+    const head = rawHeader(item);
+    const at = 1 + SHARED_ITEM_BYTES * i;
+    head.copy(body, at);
+    body.writeUInt32LE(offset, at + RAW_HEADER_BYTES);
+    body.writeUInt32LE(item.data.byteLength, at + RAW_HEADER_BYTES + 4);
+    offset += item.data.byteLength;
+  });
+  return [encodePrefix(prefix), body];
 }
 
 export function cacheFrameParts(frameId: number, img: RawImage): Uint8Array[] {
@@ -255,6 +279,8 @@ export interface DecodedRequest {
   images?: RawImage[];
   frameId?: number;
   frameIds?: number[];
+  /** infer_shared: where each image's pixels lie in the shared memory (`images[i].data` is empty). */
+  shared?: { offset: number; size: number }[];
 }
 
 export function decodeRequest(frame: Buffer): DecodedRequest {
@@ -295,6 +321,14 @@ export function decodeRequest(frame: Buffer): DecodedRequest {
       const count = p.readUInt8(PREFIX_BYTES);
       const frameIds = Array.from({ length: count }, (_, i) => p.readUInt32LE(PREFIX_BYTES + 1 + 4 * i));
       return { reqId, type, prefix: prefix(), frameIds };
+    }
+    case MsgType.InferShared: {
+      const count = p.readUInt8(PREFIX_BYTES);
+      const at = (i: number) => PREFIX_BYTES + 1 + SHARED_ITEM_BYTES * i;
+      if (p.length !== at(count)) throw new FrameError(`infer_shared with ${count} items needs ${at(count)} bytes, got ${p.length}`);
+      const images = Array.from({ length: count }, (_, i) => raw(at(i), new Uint8Array(0)));
+      const shared = Array.from({ length: count }, (_, i) => ({ offset: p.readUInt32LE(at(i) + RAW_HEADER_BYTES), size: p.readUInt32LE(at(i) + RAW_HEADER_BYTES + 4) }));
+      return { reqId, type, prefix: prefix(), images, shared };
     }
     default:
       throw new FrameError(`unknown message type 0x${(type as number).toString(16)}`);

@@ -10,12 +10,13 @@ import {
   type RuntimeOptions,
 } from '../runtime';
 import { ensurePythonEnvironment } from './environment';
-import { inferBatchParts, inferRawParts, MsgType, PixelFormat, PLACE_AUTO, type DecodePrefix, type RawImage } from './frames';
+import { inferBatchParts, inferRawParts, inferSharedParts, MsgType, PixelFormat, PLACE_AUTO, type DecodePrefix, type RawImage } from './frames';
 import { PoolSupervisor, type BatchMode, type PoolReady, type PoolRuntimeName, type PoolStatusEvent } from './supervisor';
 
 export { PoolRequestError, PoolUnavailableError } from './client';
 export { ensurePythonEnvironment, findPython, locateRuntimeDir, PythonEnvironmentError } from './environment';
 export * from './frames';
+export { SHARED_MEMORY_LIMIT, SharedFrameMemory } from './shared-memory';
 export { PoolSupervisor } from './supervisor';
 export type { BatchMode, PoolConfig, PoolReady, PoolRuntimeName, PoolState, PoolStatusEvent, SupervisorOptions } from './supervisor';
 
@@ -37,6 +38,8 @@ export interface PythonPoolRuntimeOptions extends RuntimeOptions {
   /** Pool stderr lines and environment set-up progress. */
   onLog?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** Frames through shared memory where the platform has it (default true; SupervisorOptions.sharedMemory). */
+  sharedMemory?: boolean;
 }
 
 /**
@@ -66,19 +69,29 @@ export class PythonPoolRuntime implements DetectorRuntime {
     const images = frames.map(toRawImage);
     const chunks: RawImage[][] = [];
     for (let i = 0; i < images.length; i += this.maxBatchSize) chunks.push(images.slice(i, i + this.maxBatchSize));
-    const answers = await Promise.all(
-      chunks.map((chunk) =>
-        chunk.length === 1
-          ? this.pool.request(MsgType.InferRaw, inferRawParts(prefix, chunk[0]))
-          : this.pool.request(MsgType.InferBatch, inferBatchParts(prefix, chunk)),
-      ),
-    );
+    const answers = await Promise.all(chunks.map((chunk) => this.send(prefix, chunk)));
     const results = answers.flatMap((a) => (a as InferAnswer).results);
     return results.map((r, i) => toFrameResult(r, frames[i]));
   }
 
   close(): Promise<void> {
     return this.pool.close();
+  }
+
+  /** One request: through the shared memory where there is room in it, else through the socket. */
+  private async send(prefix: DecodePrefix, chunk: RawImage[]): Promise<unknown> {
+    const shared = this.pool.sharedMemory;
+    const start = shared?.put(chunk.map((image) => image.data));
+    if (start === undefined) {
+      return chunk.length === 1
+        ? this.pool.request(MsgType.InferRaw, inferRawParts(prefix, chunk[0]!))
+        : this.pool.request(MsgType.InferBatch, inferBatchParts(prefix, chunk));
+    }
+    try {
+      return await this.pool.request(MsgType.InferShared, inferSharedParts(prefix, chunk, start));
+    } finally {
+      shared!.release(start);
+    }
   }
 }
 
@@ -147,6 +160,7 @@ export async function createPythonPoolRuntime(spec: ModelSpec, modelPath: string
     onStatus: options.onStatus,
     onError: options.onError,
     onLog: options.onLog,
+    sharedMemory: options.sharedMemory,
   });
   let ready: PoolReady;
   try {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { PoolClient, PoolRequestError, PoolUnavailableError } from './client';
 import { commandParts, DEFAULT_MAX_FRAME_BYTES, MsgType, PROTOCOL_VERSION } from './frames';
+import { SharedFrameMemory } from './shared-memory';
 
 export type PoolRuntimeName = 'openvino' | 'onnx-python' | 'coreml';
 export type BatchMode = 'none' | 'list' | 'window';
@@ -39,6 +40,8 @@ export interface PoolReady {
   models: (ModelStatus | null)[];
   startupMs: number;
   maxFrameBytes: number;
+  /** Whether the pool mapped the shared frame memory (infer_shared works). */
+  sharedMemory?: boolean;
 }
 
 export type PoolState = 'starting' | 'ready' | 'restarting' | 'failed' | 'closed';
@@ -72,6 +75,8 @@ export interface SupervisorOptions {
   onError?: (err: Error) => void;
   /** The pool's stderr, one line at a time. */
   onLog?: (line: string) => void;
+  /** Pass frames through shared memory where the platform has it (Linux /dev/shm); default true. */
+  sharedMemory?: boolean;
 }
 
 /** Errors that restarting cannot fix: stop and report instead of looping. */
@@ -102,6 +107,7 @@ export class PoolSupervisor {
   private fatal: Error | undefined;
   private slots: number;
   private readonly slotWaiters: (() => void)[] = [];
+  private readonly shared: SharedFrameMemory | undefined;
   private readonly opts: Required<Omit<SupervisorOptions, 'onStatus' | 'onError' | 'onLog' | 'env'>> & SupervisorOptions;
 
   /** The interpreter the pool runs on (its virtual environment's). */
@@ -117,10 +123,17 @@ export class PoolSupervisor {
       hangTimeoutMs: 15_000,
       backoffMs: 250,
       maxBackoffMs: 10_000,
+      sharedMemory: true,
       // An option passed as undefined keeps its default.
       ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as SupervisorOptions),
     };
     this.slots = this.opts.maxInFlight;
+    this.shared = this.opts.sharedMemory ? SharedFrameMemory.create((err) => this.report(err)) : undefined;
+  }
+
+  /** The shared frame memory, while the running pool has it mapped and it works. */
+  get sharedMemory(): SharedFrameMemory | undefined {
+    return this.lastReady?.sharedMemory && !this.shared?.error ? this.shared : undefined;
   }
 
   get ready(): PoolReady | undefined {
@@ -179,12 +192,14 @@ export class PoolSupervisor {
     const running = this.running;
     this.running = undefined;
     this.readyPromise = undefined;
-    if (!running) return;
-    running.client.failAll(new PoolUnavailableError('python pool closed'));
-    running.child.stdin?.end(); // end of input: the pool answers what it accepted and exits 0
-    const timer = setTimeout(() => running.child.kill('SIGKILL'), graceMs);
-    await running.exited;
-    clearTimeout(timer);
+    if (running) {
+      running.client.failAll(new PoolUnavailableError('python pool closed'));
+      running.child.stdin?.end(); // end of input: the pool answers what it accepted and exits 0
+      const timer = setTimeout(() => running.child.kill('SIGKILL'), graceMs);
+      await running.exited;
+      clearTimeout(timer);
+    }
+    this.shared?.close();
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -204,7 +219,8 @@ export class PoolSupervisor {
     const child = spawn(this.opts.python, ['-m', 'nvr_pool'], {
       cwd: this.opts.runtimeDir,
       env: { ...process.env, ...this.opts.env, PYTHONPATH: this.opts.runtimeDir, PYTHONUNBUFFERED: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      // The shared frame memory is the pool's fd 3 (configure.sharedFd).
+      stdio: this.shared ? ['pipe', 'pipe', 'pipe', this.shared.fd] : ['pipe', 'pipe', 'pipe'],
     });
     const exited = new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
@@ -243,7 +259,7 @@ export class PoolSupervisor {
     try {
       const ready = (await client.request(
         MsgType.Command,
-        commandParts({ cmd: 'configure', protocol: PROTOCOL_VERSION, ...this.opts.config }),
+        commandParts({ cmd: 'configure', protocol: PROTOCOL_VERSION, ...this.opts.config, ...(this.shared && { sharedFd: 3 }) }),
         this.opts.startTimeoutMs,
       )) as PoolReady;
       running.readyAt = performance.now();
