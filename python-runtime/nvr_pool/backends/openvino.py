@@ -74,6 +74,19 @@ def pixel_input(model: Any, spec_input: InputSpec) -> Any:
     return ppp.build()
 
 
+class _Run:
+    """One inference in flight: what its completion callback needs (OpenVINO hands it over as userdata)."""
+
+    __slots__ = ("consume", "done", "loop", "request", "started")
+
+    def __init__(self, request: Any, consume: Callable[[Outputs, float], Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.request = request
+        self.consume = consume
+        self.loop = loop
+        self.done: asyncio.Future[Any] = loop.create_future()
+        self.started = 0.0
+
+
 class OpenVinoBackend(Backend):
     """One compiled model with `requests` infer requests used through start_async."""
 
@@ -94,35 +107,36 @@ class OpenVinoBackend(Backend):
         if self.idle is None:
             self.idle = asyncio.Queue()
             for _ in range(self.request_count):
-                self.idle.put_nowait(self.compiled.create_infer_request())
+                request = self.compiled.create_infer_request()
+                request.set_callback(self._finished, None)  # each run passes its _Run as userdata
+                self.idle.put_nowait(request)
         return self.idle
+
+    def _finished(self, run: _Run) -> None:
+        """On an OpenVINO thread, before the request can be reused: its output tensors are read in
+        place, and only what `consume` returns leaves this function."""
+        try:
+            outputs = {name: run.request.get_output_tensor(i).data for i, name in enumerate(self.output_names)}
+            run.loop.call_soon_threadsafe(_settle, run.done, run.consume(outputs, run.started), None)
+        except Exception as err:  # noqa: BLE001
+            run.loop.call_soon_threadsafe(_settle, run.done, None, err)
 
     async def run(self, tensor: np.ndarray, consume: Callable[[Outputs, float], T]) -> T:
         idle = self._idle()
         request = await idle.get()
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[T] = loop.create_future()
-
-        def finished(_userdata: Any) -> None:
-            # On an OpenVINO thread, before the request can be reused: its output tensors are read
-            # in place, and only what `consume` returns leaves this function.
-            try:
-                outputs = {name: request.get_output_tensor(i).data for i, name in enumerate(self.output_names)}
-                loop.call_soon_threadsafe(_settle, done, consume(outputs, started), None)
-            except Exception as err:  # noqa: BLE001
-                loop.call_soon_threadsafe(_settle, done, None, err)
-
+        run = _Run(request, consume, loop)
         try:
-            request.set_callback(finished, None)
             # The request reads `tensor` where it lies (no copy; it stays referenced here until
             # done). Setting the tensor directly skips the generic input dispatcher (~40 us).
             request.set_input_tensor(ov.Tensor(tensor, shared_memory=True))
-            started = time.perf_counter()
-            request.start_async()
-            self.running[request] = done
+            run.started = time.perf_counter()
+            request.start_async(None, run)
+            self.running[request] = run.done
             if self.check_timer is None:
                 self.check_timer = loop.call_later(FAILURE_CHECK_S, self.check)
-            return await done
+            result: T = await run.done
+            return result
         finally:
             self.running.pop(request, None)
             idle.put_nowait(request)
