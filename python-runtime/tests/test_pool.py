@@ -369,3 +369,28 @@ def test_infer_shared_without_shared_memory_is_refused(pool: PoolProcess) -> Non
         os.close(read_end)
         os.close(write_end)
         assert p.close() == 0
+
+
+@pytest.mark.parametrize("runtime", ["openvino", "onnx-python"])
+def test_answers_from_inference_threads_under_load_and_a_failed_decode(runtime: str) -> None:
+    """Answers are written by the threads that decode them (OpenVINO's callbacks, ONNX Runtime's
+    predict threads), several at once: 48 requests in flight all come back whole, each once; a
+    frame whose decoding fails is answered inference_failed from there, and the pool serves on."""
+    pixels, w, h = dog_placed()
+    wrong = model("yolox_nano")
+    # YOLOX's output, [1, 3549, 85], is not the [N, 84, n] a YOLOv8 decoder reads.
+    wrong["spec"] = {**wrong["spec"], "name": "wrong", "decoder": {"kind": "yolov8"}}
+    p = PoolProcess("socket")
+    try:
+        p.configure(runtime, models=[model("yolox_nano"), wrong])
+        ids = [p.send(MsgType.INFER_RAW, raw_payload(pixels, w, h, 0, 0, 0)) for _ in range(48)]
+        answers = dict(p.recv()[0:3:2] for _ in ids)  # a torn or interleaved answer fails to parse here
+        assert sorted(answers) == ids
+        assert all(COCO_DOG in classes(a["results"][0]) for a in answers.values())
+        status, value = p.call(MsgType.INFER_RAW, raw_payload(pixels, w, h, 0, 0, 0, model_idx=1))
+        assert status == 1 and value["code"] == "inference_failed"
+        assert "OutputLayoutError" in value["message"] and "expects [N, 84, N]" in value["message"]
+        status, value = p.call(MsgType.INFER_RAW, raw_payload(pixels, w, h, 0, 0, 0))
+        assert status == 0 and COCO_DOG in classes(value["results"][0])
+    finally:
+        assert p.close() == 0
