@@ -1,5 +1,5 @@
-"""Per-class greedy NMS, the same algorithm as src/models/nms.ts (pinned by test/golden/decoders):
-on Python floats for the few candidates live detection leaves, over numpy arrays beyond."""
+"""Per-class greedy NMS, the same algorithm as src/models/nms.ts (pinned by test/golden/decoders),
+over numpy arrays: each kept box suppresses the rest of its class in one vectorised step."""
 
 from __future__ import annotations
 
@@ -36,11 +36,6 @@ class Candidates:
         return np.argsort(-self.scores, kind="stable")
 
 
-#: Up to this many candidates (live detection at usual thresholds leaves tens), the greedy loop runs
-#: on Python floats: there each numpy call costs more than its arithmetic, most of all on a CPU that
-#: has idled between frames (36 candidates: 0.25 against 0.49 ms after 200 ms idle, 0.036 against
-#: 0.046 back to back).
-SCALAR_LIMIT = 64
 #: Up to this many candidates, all pairwise IoUs are computed at once (a 256x256 float64 matrix is
 #: 0.5 MB); beyond it (low thresholds, as in accuracy runs) each kept box is compared in turn.
 PAIRWISE_LIMIT = 256
@@ -61,8 +56,6 @@ def ious(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def non_max_suppression(candidates: Candidates, iou_threshold: float, max_detections: int) -> list[Detection]:
     """A box suppresses only lower-scored boxes of its own class; result sorted by score (stable)."""
     order = candidates.by_score()
-    if len(order) <= SCALAR_LIMIT:
-        return _greedy_scalar(candidates, order, iou_threshold, max_detections)
     if len(order) <= PAIRWISE_LIMIT:
         return candidates.detections(order[_greedy_pairwise(candidates, order, iou_threshold, max_detections)])
     alive = order
@@ -90,32 +83,3 @@ def _greedy_pairwise(candidates: Candidates, order: np.ndarray, iou_threshold: f
             break
         suppressed |= suppresses[i]
     return kept
-
-
-def _greedy_scalar(
-    candidates: Candidates, order: np.ndarray, iou_threshold: float, max_detections: int
-) -> list[Detection]:
-    """The greedy loop on Python floats, with the float64 operations of ious(). A NaN coordinate makes
-    an area NaN, so the pair does not overlap, as in numpy, whatever Python's min and max make of it."""
-    boxes: list[list[float]] = candidates.boxes.tolist()
-    classes: list[int] = candidates.class_ids.tolist()
-    scores: list[float] = candidates.scores.tolist()
-    kept: list[int] = []
-    for i in order.tolist():
-        if any(classes[k] == classes[i] and _iou(boxes[k], boxes[i]) > iou_threshold for k in kept):
-            continue
-        kept.append(i)
-        if len(kept) >= max_detections:
-            break
-    return [
-        Detection(int(classes[i]), float(scores[i]), (boxes[i][0], boxes[i][1], boxes[i][2], boxes[i][3])) for i in kept
-    ]
-
-
-def _iou(box: list[float], other: list[float]) -> float:
-    """ious() for one pair: `box` is the kept one, its area first."""
-    iw = min(box[2], other[2]) - max(box[0], other[0])
-    ih = min(box[3], other[3]) - max(box[1], other[1])
-    inter = iw * ih
-    union = (box[2] - box[0]) * (box[3] - box[1]) + (other[2] - other[0]) * (other[3] - other[1]) - inter
-    return inter / union if iw > 0 and ih > 0 and union > 0 else 0.0

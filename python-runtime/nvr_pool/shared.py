@@ -24,17 +24,18 @@ class SharedFrames:
         if not stat.S_ISREG(mode):
             raise OSError(f"shared memory fd {fd} is not a regular file")
         self.fd = fd
-        self.map: mmap.mmap | None = None
+        #: The whole file, mapped: frames are slices of this view (the map lives as long as they do).
+        self.view: memoryview | None = None
 
     def pixels(self, offset: int, size: int, where: str = "") -> memoryview:
         """The `size` bytes at `offset`, in place (valid for as long as the view is held)."""
         end = offset + size
-        if self.map is None or end > len(self.map):
+        if self.view is None or end > len(self.view):
             length = os.fstat(self.fd).st_size
             if end > length:
                 raise ProtocolError(
                     "bad_payload", f"{where}pixels at {offset}..{end} lie outside the {length}-byte shared memory"
                 )
-            # An older map stays alive for as long as views of it are in use, then unmaps itself.
-            self.map = mmap.mmap(self.fd, length, access=mmap.ACCESS_READ)
-        return memoryview(self.map)[offset:end]
+            # An older map stays alive for as long as slices of it are in use, then unmaps itself.
+            self.view = memoryview(mmap.mmap(self.fd, length, access=mmap.ACCESS_READ))
+        return self.view[offset:end]

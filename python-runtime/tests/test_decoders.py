@@ -90,16 +90,9 @@ def reference_nms(c: Candidates, threshold: float, max_detections: int) -> list[
     return kept
 
 
-@pytest.mark.parametrize(
-    ("scalar", "pairwise"),
-    [(300, -1), (-1, nms.PAIRWISE_LIMIT), (-1, -1), (nms.SCALAR_LIMIT, nms.PAIRWISE_LIMIT)],
-    ids=["python-floats", "pairwise", "one-kept-box-at-a-time", "as-configured"],
-)
-def test_every_nms_strategy_matches_the_reference_loop(
-    monkeypatch: pytest.MonkeyPatch, scalar: int, pairwise: int
-) -> None:
-    monkeypatch.setattr(nms, "SCALAR_LIMIT", scalar)
-    monkeypatch.setattr(nms, "PAIRWISE_LIMIT", pairwise)
+@pytest.mark.parametrize("limit", [nms.PAIRWISE_LIMIT, -1], ids=["pairwise", "one-kept-box-at-a-time"])
+def test_both_nms_strategies_match_the_reference_loop(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    monkeypatch.setattr(nms, "PAIRWISE_LIMIT", limit)
     rng = np.random.default_rng(0)
     for trial in range(60):
         n = int(rng.integers(0, 300))
@@ -113,10 +106,9 @@ def test_every_nms_strategy_matches_the_reference_loop(
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # numpy's inf - inf
-@pytest.mark.parametrize("scalar", [300, -1], ids=["python-floats", "numpy"])
-def test_boxes_that_are_not_finite_never_suppress(monkeypatch: pytest.MonkeyPatch, scalar: int) -> None:
-    monkeypatch.setattr(nms, "SCALAR_LIMIT", scalar)
-    monkeypatch.setattr(nms, "PAIRWISE_LIMIT", -1)
+@pytest.mark.parametrize("limit", [nms.PAIRWISE_LIMIT, -1], ids=["pairwise", "one-kept-box-at-a-time"])
+def test_boxes_that_are_not_finite_never_suppress(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    monkeypatch.setattr(nms, "PAIRWISE_LIMIT", limit)
     box = Detection(0, 0.9, (0.0, 0.0, 10.0, 10.0))
     nan = Detection(0, 0.8, (float("nan"), 0.0, 10.0, 10.0))
     inf = Detection(0, 0.7, (0.0, 0.0, float("inf"), 10.0))

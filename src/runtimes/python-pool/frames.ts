@@ -326,8 +326,12 @@ export function decodeRequest(frame: Buffer): DecodedRequest {
       const count = p.readUInt8(PREFIX_BYTES);
       const at = (i: number) => PREFIX_BYTES + 1 + SHARED_ITEM_BYTES * i;
       if (p.length !== at(count)) throw new FrameError(`infer_shared with ${count} items needs ${at(count)} bytes, got ${p.length}`);
-      const images = Array.from({ length: count }, (_, i) => raw(at(i), new Uint8Array(0)));
-      const shared = Array.from({ length: count }, (_, i) => ({ offset: p.readUInt32LE(at(i) + RAW_HEADER_BYTES), size: p.readUInt32LE(at(i) + RAW_HEADER_BYTES + 4) }));
+      const images: RawImage[] = [];
+      const shared: { offset: number; size: number }[] = [];
+      for (let i = 0; i < count; i++) {
+        images.push(raw(at(i), new Uint8Array(0)));
+        shared.push({ offset: p.readUInt32LE(at(i) + RAW_HEADER_BYTES), size: p.readUInt32LE(at(i) + RAW_HEADER_BYTES + 4) });
+      }
       return { reqId, type, prefix: prefix(), images, shared };
     }
     default:
