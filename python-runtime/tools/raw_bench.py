@@ -4,7 +4,11 @@ infer requests (OpenVINO) or threads with one session each (ONNX Runtime). Print
 line: runs/s and per-run latency percentiles. Compiled with the same options the pool uses.
 
 With --pace-fps, one request at a time at that rate instead: the raw predict time of a single
-camera, whose runs start on a CPU that has been idle (slower than back to back).
+camera, whose runs start on a CPU that has been idle (slower than back to back). With --start-on-stdin
+as well, it prints `{"ready": true}` once warmed up and starts at the wall-clock time (seconds since
+the epoch) read from stdin: the benchmark interleaves these runs with its own camera's frames, so
+both are timed under the same conditions on a shared machine. Runs in the first --skip-seconds are
+not counted.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ def main() -> None:
     parser.add_argument("--runners", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--pace-fps", type=float, default=0)
+    parser.add_argument("--skip-seconds", type=float, default=0)
+    parser.add_argument("--start-on-stdin", action="store_true")
     args = parser.parse_args()
     make = openvino_runner if args.runtime == "openvino" else onnx_runner
     device = (args.device.upper() or "AUTO") if args.runtime == "openvino" else args.device
@@ -77,28 +83,34 @@ def main() -> None:
         for _ in range(3):
             run(i)
     times: list[list[float]] = [[] for _ in range(args.runners)]
-    deadline = time.perf_counter() + args.seconds
-
     period = 1 / args.pace_fps if args.pace_fps > 0 else 0.0
+    if args.start_on_stdin:
+        print(json.dumps({"ready": True}), flush=True)
+        time.sleep(max(0.0, float(sys.stdin.readline()) - time.time()))
+    started = time.perf_counter()
+    counted_from = started + args.skip_seconds
+    deadline = counted_from + args.seconds
 
     def loop(i: int) -> None:
-        tick = time.perf_counter()
-        while time.perf_counter() < deadline:
+        tick = started  # paced: the first run at once, then one per period
+        while True:
             if period:
-                tick += period
                 time.sleep(max(0.0, tick - time.perf_counter()))
+                tick += period
             t = time.perf_counter()
+            if t >= deadline:
+                return
             run(i)  # both runtimes release the GIL while they infer
-            times[i].append((time.perf_counter() - t) * 1000)
+            if t >= counted_from:
+                times[i].append((time.perf_counter() - t) * 1000)
 
-    started = time.perf_counter()
     loops = 1 if period else args.runners
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(loops)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = args.seconds if period else time.perf_counter() - counted_from
     all_times = np.array([x for ts in times for x in ts])
     print(
         json.dumps(

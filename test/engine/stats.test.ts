@@ -1,9 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { decideBatch } from '../../src/engine/batching';
+import { LatencySamples } from '../../src/engine/bench/samples';
 import { CountHistogram, LatencyHistogram, RateMeter } from '../../src/engine/histogram';
 import { formatSummary, LaneStats } from '../../src/engine/stats';
 import { DetectionScheduler } from '../../src/engine/scheduler';
 import { FakeRuntime, fakeDetector } from './fake-runtime';
+
+describe('benchmark latency samples', () => {
+  it('gives exact percentiles, interpolated between samples like numpy', () => {
+    const s = new LatencySamples();
+    expect(s.quantile(0.5)).toBe(0);
+    expect(s.summary()).toEqual({ count: 0, mean: 0, p50: 0, p95: 0, p99: 0, max: 0 });
+    // Recorded out of order: 17.9 and 18.25 lie in the same 2% histogram bucket, their median does not.
+    for (const v of [18.25, 17.9, 18.1, 17.95]) s.record(v);
+    expect(s.quantile(0.5)).toBeCloseTo(18.025, 9);
+    expect(s.quantile(0)).toBe(17.9);
+    expect(s.quantile(1)).toBe(18.25);
+    expect(s.quantile(0.95)).toBeCloseTo(18.1 + 0.85 * 0.15, 9);
+    s.record(20);
+    s.record(NaN);
+    s.record(-1);
+    expect(s.count).toBe(7);
+    expect(s.summary()).toEqual({ count: 7, mean: 13.17, p50: 17.95, p95: 19.47, p99: 19.9, max: 20 });
+  });
+});
 
 describe('latency histogram', () => {
   it('answers percentiles within 2% from fixed memory', () => {

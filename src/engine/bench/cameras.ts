@@ -21,10 +21,10 @@ export class CameraSimulator {
   private readonly counts: number[];
   private stopped = false;
 
-  constructor(readonly cameras: number, readonly fps: number, private readonly emit: (camera: number, frame: number) => void) {
+  /** `firstAt`: when camera 0 delivers its first frame (performance.now() clock). */
+  constructor(readonly cameras: number, readonly fps: number, private readonly emit: (camera: number, frame: number) => void, firstAt = performance.now()) {
     const period = 1000 / fps;
-    const now = performance.now();
-    this.next = Array.from({ length: cameras }, (_, i) => now + (i * period) / cameras);
+    this.next = Array.from({ length: cameras }, (_, i) => firstAt + (i * period) / cameras);
     this.counts = new Array(cameras).fill(0);
   }
 
