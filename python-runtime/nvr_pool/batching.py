@@ -176,8 +176,10 @@ class Batcher:
                 frame.request.settle(frame.index, err)
 
     async def _run_chunk(self, chunk: Sequence[_Frame], size: int) -> None:
-        tensor = chunk[0].tensor[None] if len(chunk) == 1 else np.stack([c.tensor for c in chunk])
+        inputs = [c.tensor for c in chunk]
+        tensor = inputs[0][None] if len(chunk) == 1 else np.stack(inputs)
         await self.backend.run(tensor, lambda outputs, started: _settle_chunk(chunk, outputs, started, size))
+        self.backend.recycle(inputs)  # only after a run that ended well: a failed or cancelled one may still read them
 
     async def drain(self) -> None:
         """Flushes a waiting window and waits for every started window call."""

@@ -6,6 +6,7 @@ Placement follows src/models/geometry.ts `placeImage` so both sides letterbox th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -138,14 +139,21 @@ def prepare(image: Image, spec_input: InputSpec) -> Prepared:
     return Prepared(tensor, placement)
 
 
-def prepare_pixels(image: Image, spec_input: InputSpec) -> Prepared:
+def _new_canvas(shape: tuple[int, int, int]) -> np.ndarray:
+    return np.empty(shape, dtype=np.uint8)
+
+
+def prepare_pixels(
+    image: Image, spec_input: InputSpec, new_canvas: Callable[[tuple[int, int, int]], np.ndarray] = _new_canvas
+) -> Prepared:
     """Builds the HxWx3 uint8 input of one image in the model's channel order (no batch axis), for
     runtimes that convert type, layout and scale inside the model (see Backend.takes_pixels).
 
     A frame that already fills the input in the model's order is used as it is, without a copy;
-    a letterboxed one is written once into the canvas, and only the margins are padded. A colour
-    frame to be resized is resized straight into the canvas and its channels swapped there, in
-    place: the fresh intermediate arrays cost more than the resize (cold memory, page faults).
+    a letterboxed one is written once into a canvas (`new_canvas(shape)`: uninitialised, every byte
+    is written), and only the margins are padded. A colour frame to be resized is resized straight
+    into the canvas and its channels swapped there, in place: fresh intermediate arrays cost more
+    than the resize (cold memory, page faults).
     """
     array, fmt, placement, (rw, rh) = _layout(image, spec_input)
     W, H = spec_input.width, spec_input.height  # noqa: N806 - the model's input size
@@ -153,7 +161,7 @@ def prepare_pixels(image: Image, spec_input: InputSpec) -> Prepared:
     if (rw, rh) == (W, H):
         return Prepared(_to_order(_resized(array, (W, H)), fmt, order), placement)
     ox, oy = int(placement.offset_x), int(placement.offset_y)
-    canvas = np.empty((H, W, 3), dtype=np.uint8)
+    canvas = new_canvas((H, W, 3))
     pad = int(spec_input.pad_value)
     canvas[:oy] = pad
     canvas[oy + rh :] = pad

@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import TypeVar
 
@@ -47,6 +47,14 @@ class Backend(ABC):
         while the outputs are valid: they may be the runtime's own buffers, reused as soon as it
         returns, so nothing is copied.
         """
+
+    def input_canvas(self, shape: tuple[int, int, int]) -> np.ndarray:
+        """An uninitialised uint8 HxWx3 array for one frame's pixels (takes_pixels backends). A
+        backend may hand out one it had before, once `recycle` has given it back."""
+        return np.empty(shape, dtype=np.uint8)
+
+    def recycle(self, inputs: Sequence[np.ndarray]) -> None:  # noqa: B027 - optional hook
+        """The frames' arrays of a run that has ended: the runtime no longer reads them."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Releases the compiled model (best effort)."""
