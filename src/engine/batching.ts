@@ -25,9 +25,13 @@ export type BatchDecision =
 
 /**
  * Decides, for a runner that is free (or about to be), whether a batch leaves now and how big.
- * `windowOpenedAt` is when the first frame of the batch being filled became ready.
+ * `windowOpenedAt` is when the first frame of the batch being filled became ready; `windowClosed`
+ * says the window's timer has fired. Node's timers count whole milliseconds from a clock cached at
+ * the start of the loop's turn, so one set for the window's length may fire a fraction of a
+ * millisecond before `now` says it is over: the window closes then, instead of a second timer
+ * (at least 1 ms) for the remainder.
  */
-export function decideBatch(settings: BatchSettings, ready: number, windowOpenedAt: number | undefined, now: number): BatchDecision {
+export function decideBatch(settings: BatchSettings, ready: number, windowOpenedAt: number | undefined, now: number, windowClosed = false): BatchDecision {
   if (ready <= 0) return { take: 0 };
   const max = Math.max(1, Math.floor(settings.maxBatch));
   switch (settings.mode) {
@@ -38,7 +42,7 @@ export function decideBatch(settings: BatchSettings, ready: number, windowOpened
     case 'window': {
       if (ready >= max) return { take: max };
       const waited = now - (windowOpenedAt ?? now);
-      if (waited >= settings.windowMs) return { take: ready };
+      if (windowClosed || waited >= settings.windowMs) return { take: ready };
       return { waitMs: settings.windowMs - waited };
     }
   }

@@ -284,7 +284,8 @@ export class DetectionScheduler {
     return jobs;
   }
 
-  private pump(): void {
+  /** `windowClosed`: called by the window's timer, which closes the window it was set for. */
+  private pump(windowClosed = false): void {
     if (!this.current) return;
     if (this.closed) {
       this.dispatch(); // batches already picked are still answered
@@ -294,13 +295,14 @@ export class DetectionScheduler {
     let ready = this.sweep(now);
     if (!ready) this.windowOpenedAt = undefined;
     while (ready > 0 && this.busyRunners + this.staged.length + this.preparing < this.runners + this.options.prefetch) {
-      const decision = decideBatch(this.options, ready, this.windowOpenedAt, now);
+      const decision = decideBatch(this.options, ready, this.windowOpenedAt, now, windowClosed);
       if ('waitMs' in decision) {
         this.armWindow(decision.waitMs);
         return;
       }
       const jobs = this.pick(decision.take);
       if (!jobs.length) break;
+      windowClosed = false; // the frames left over open a window of their own
       ready -= jobs.length;
       // The frames left over start the next window, which counts from the oldest of them.
       this.windowOpenedAt = ready > 0 ? this.oldestWaiting() : undefined;
@@ -326,7 +328,7 @@ export class DetectionScheduler {
     if (this.windowTimer) return;
     this.windowTimer = setTimeout(() => {
       this.windowTimer = undefined;
-      this.pump();
+      this.pump(true);
     }, Math.max(0, Math.ceil(ms)));
   }
 

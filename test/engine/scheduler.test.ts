@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isDropped } from '../../src/engine/job';
 import { SchedulerBusyError, SchedulerClosedError } from '../../src/engine/request-queue';
 import { DetectionScheduler, type ScheduledResult } from '../../src/engine/scheduler';
@@ -150,6 +150,39 @@ describe('batch modes', () => {
     void s.submitFrame('b', frame(2));
     await new Promise((r) => setTimeout(r, 120));
     expect(rt.batches.map(tags)).toEqual([[1, 2]]);
+  });
+
+  it('window: closes when its timer fires, without a second timer for what the clock says is left', async () => {
+    // Timers faked, performance.now() real: the window's timer fires while the clock says almost
+    // nothing has passed, as a real one may fire a fraction of a millisecond early (whole-ms timers
+    // on a cached clock). Re-arming would hold the frame a further millisecond or more.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const rt = new FakeRuntime(1, 8);
+      const s = scheduler(rt, { mode: 'window', maxBatch: 4, windowMs: 40 });
+      void s.submitFrame('a', frame(1));
+      await settle();
+      vi.advanceTimersByTime(39);
+      await settle();
+      expect(rt.batches.length).toBe(0); // window open
+      void s.submitFrame('b', frame(2));
+      vi.advanceTimersByTime(1);
+      await settle();
+      expect(rt.batches.map(tags)).toEqual([[1, 2]]);
+      // The frame after it opens a window of its own: the timer that closed the last one does not close it.
+      void s.submitFrame('c', frame(3));
+      await settle();
+      rt.finishNext();
+      await settle();
+      expect(rt.batches.length).toBe(1);
+      vi.advanceTimersByTime(40);
+      await settle();
+      expect(rt.batches.map(tags)).toEqual([[1, 2], [3]]);
+      rt.finishNext();
+      await s.close({ closeDetector: false });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('window: leaves at once when it holds max batch; the next fills while one runs', async () => {

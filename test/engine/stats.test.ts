@@ -109,6 +109,8 @@ describe('decideBatch', () => {
     expect(decideBatch({ ...w, mode: 'list' }, 2, 0, 0)).toEqual({ take: 2 });
     expect(decideBatch(w, 0, undefined, 0)).toEqual({ take: 0 });
     expect(decideBatch(w, 2, 100, 105)).toEqual({ waitMs: 15 });
+    expect(decideBatch(w, 2, 100, 119.6, true)).toEqual({ take: 2 }); // its timer fired: the window is closed
+    expect(decideBatch({ ...w, mode: 'none' }, 5, 0, 0, true)).toEqual({ take: 1 });
     expect(decideBatch(w, 2, 100, 120)).toEqual({ take: 2 });
     expect(decideBatch(w, 6, 100, 101)).toEqual({ take: 4 });
   });
