@@ -119,17 +119,27 @@ class Pool:
     # ------------------------------------------------------------ output
 
     def send_ok(self, req_id: int, result: dict[str, Any]) -> None:
-        data = encode_ok(req_id, result)
-        with self.write_lock:
-            self.served += 1
-            self.writer.write(data)
+        self._write(encode_ok(req_id, result), ok=True)
 
     def send_error(self, req_id: int, code: str, message: str) -> None:
         log.warning("request %d failed: %s: %s", req_id, code, message)
-        data = encode_error(req_id, code, message)
+        self._write(encode_error(req_id, code, message), ok=False)
+
+    def _write(self, data: bytes, ok: bool) -> None:
         with self.write_lock:
-            self.failed += 1
+            if ok:
+                self.served += 1
+            else:
+                self.failed += 1
             self.writer.write(data)
+
+    def _send_failure(self, req_id: int, err: Exception) -> None:
+        """An inference request's error: a ProtocolError as it is, anything else as inference_failed (logged)."""
+        if isinstance(err, ProtocolError):
+            self.send_error(req_id, err.code, err.message)
+            return
+        log.error("inference failed: %s: %s", type(err).__name__, err, exc_info=err)
+        self.send_error(req_id, "inference_failed", f"{type(err).__name__}: {err}")
 
     # ------------------------------------------------------------ input
 
@@ -283,11 +293,8 @@ class Pool:
                 )
             frames = [(p.tensor, partial(_decode_frame, spec, prefix, p.placement)) for p, _ in prepared]
             await model.batcher.run(frames, accepted, partial(self._respond, req_id, [ms for _, ms in prepared]))
-        except ProtocolError as err:
-            self.send_error(req_id, err.code, err.message)
-        except Exception as err:
-            log.exception("inference failed")
-            self.send_error(req_id, "inference_failed", f"{type(err).__name__}: {err}")
+        except Exception as err:  # noqa: BLE001 - answered, never lost
+            self._send_failure(req_id, err)
 
     def _respond(self, req_id: int, prepare_ms: list[float], outcomes: list[Outcome]) -> None:
         """Answers an inference request, on whichever thread settled its last frame; a failed
@@ -297,11 +304,8 @@ class Pool:
             if failed is None:
                 results = [_result(o, ms) for ms, o in zip(prepare_ms, outcomes) if isinstance(o, CallOutput)]
                 self.send_ok(req_id, {"results": results})
-            elif isinstance(failed, ProtocolError):
-                self.send_error(req_id, failed.code, failed.message)
             else:
-                log.error("inference failed: %s: %s", type(failed).__name__, failed, exc_info=failed)
-                self.send_error(req_id, "inference_failed", f"{type(failed).__name__}: {failed}")
+                self._send_failure(req_id, failed)
         except Exception:  # on an inference thread nobody else would see it
             log.exception("could not answer request %d", req_id)
 

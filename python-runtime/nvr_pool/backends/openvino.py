@@ -124,35 +124,30 @@ class OpenVinoBackend(Backend):
         return self.idle
 
     def input_canvas(self, shape: tuple[int, int, int]) -> np.ndarray:
-        """A canvas given back by `recycle`, a new one while there are fewer than the limit, else a
-        fresh array. Called from the event loop and the prepare threads: list.pop is atomic."""
+        """A canvas given back by `recycle` (one model: always the same shape), a new one while there
+        are fewer than the limit, else a fresh array. Called from the event loop and the prepare
+        threads: list.pop is atomic."""
         try:
-            canvas = self.free_canvases.pop()
+            return self.free_canvases.pop()
         except IndexError:
             canvas = np.empty(shape, dtype=np.uint8)
             if len(self.canvas_tensors) < self.canvas_limit:
                 self.canvas_tensors[id(canvas)] = (canvas, ov.Tensor(canvas[None], shared_memory=True))
             return canvas
-        if canvas.shape == shape:
-            return canvas
-        self.canvas_tensors.pop(id(canvas), None)  # another input size (not with one model): drop it
-        return self.input_canvas(shape)
 
     def recycle(self, inputs: Sequence[np.ndarray]) -> None:
-        for array in inputs:
-            entry = self.canvas_tensors.get(id(array))
-            if entry is not None and entry[0] is array:
-                self.free_canvases.append(array)
+        self.free_canvases.extend(array for array in inputs if self._canvas_tensor(array) is not None)
+
+    def _canvas_tensor(self, array: np.ndarray | None) -> Any:
+        """The ov.Tensor of `array` if it is one of this backend's canvases, else None."""
+        entry = self.canvas_tensors.get(id(array))
+        return entry[1] if entry is not None and entry[0] is array else None
 
     def _input_tensor(self, tensor: np.ndarray) -> Any:
-        """The ov.Tensor over `tensor` ([1, H, W, 3] view of a canvas: the canvas's own), which the
-        request reads where it lies (no copy; the caller keeps it referenced until done)."""
-        base = tensor.base
-        if len(tensor) == 1 and base is not None:
-            entry = self.canvas_tensors.get(id(base))
-            if entry is not None and entry[0] is base:
-                return entry[1]
-        return ov.Tensor(tensor, shared_memory=True)
+        """The ov.Tensor over `tensor` (for a [1, H, W, 3] view of a canvas, the canvas's own), which
+        the request reads where it lies (no copy; the caller keeps it referenced until done)."""
+        pooled = self._canvas_tensor(tensor.base) if len(tensor) == 1 else None
+        return pooled if pooled is not None else ov.Tensor(tensor, shared_memory=True)
 
     def _finished(self, run: _Run) -> None:
         """On an OpenVINO thread, before the request can be reused: its output tensors are read in

@@ -39,6 +39,11 @@ function sessionOptions(threads: number) {
   return { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 }
 
+/** A raw reference's per-run time, ms. */
+function perRun(h: LatencySamples): Pick<RawResult, 'p50' | 'p95'> {
+  return { p50: round(h.quantile(0.5)), p95: round(h.quantile(0.95)) };
+}
+
 /** How a raw reference is paced like one camera's frames: one run per 1/fps s, runs in the first `skipSeconds` not counted, then `seconds` counted. */
 export interface Pace {
   fps: number;
@@ -81,7 +86,7 @@ export async function rawOrtMain(modelPath: string, spec: ModelSpec, frame: Prep
   }
   const elapsed = (performance.now() - started) / 1000;
   await session.release();
-  return { label: `ort main thread x${threads}t`, kind: 'ort-main', runners: 1, threads, runsPerSecond: round(h.count / elapsed), p50: round(h.quantile(0.5)), p95: round(h.quantile(0.95)) };
+  return { label: `ort main thread x${threads}t`, kind: 'ort-main', runners: 1, threads, runsPerSecond: round(h.count / elapsed), ...perRun(h) };
 }
 
 /**
@@ -108,7 +113,7 @@ export async function pacedOrtMain(modelPath: string, spec: ModelSpec, frame: Pr
       } finally {
         await session.release();
       }
-      return { label: `ort main thread x${threads}t paced ${pace.fps} fps`, kind: 'ort-main', runners: 1, threads, runsPerSecond: round(h.count / pace.seconds), p50: round(h.quantile(0.5)), p95: round(h.quantile(0.95)) };
+      return { label: `ort main thread x${threads}t paced ${pace.fps} fps`, kind: 'ort-main', runners: 1, threads, runsPerSecond: round(h.count / pace.seconds), ...perRun(h) };
     },
     abort: () => void session.release(),
   };
@@ -152,12 +157,8 @@ export async function rawOrtWorkers(modelPath: string, spec: ModelSpec, frame: P
     workers.forEach((w) => w.postMessage({ until }));
     const replies = await done;
     const h = new LatencySamples();
-    let runs = 0;
-    for (const r of replies) for (const t of r.times!) {
-      h.record(t);
-      runs++;
-    }
-    return { label: `ort ${runners} worker(s) x${threads}t`, kind: 'ort-workers', runners, threads, runsPerSecond: round(runs / seconds), p50: round(h.quantile(0.5)), p95: round(h.quantile(0.95)) };
+    for (const r of replies) for (const t of r.times!) h.record(t);
+    return { label: `ort ${runners} worker(s) x${threads}t`, kind: 'ort-workers', runners, threads, runsPerSecond: round(h.count / seconds), ...perRun(h) };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
@@ -174,18 +175,16 @@ export async function runtimeDirect(detector: Detector, frame: PreparedFrame, se
   for (let i = 0; i < 3; i++) await runtime.detect([frame], options);
   const h = new LatencySamples();
   const end = performance.now() + seconds * 1000;
-  let runs = 0;
   const loop = async () => {
     while (performance.now() < end) {
       const [r] = await runtime.detect([frame], options);
       h.record(r.timings.inferenceMs);
-      runs++;
     }
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: callsInFlight(runtime.info) }, loop));
   const elapsed = (performance.now() - started) / 1000;
-  return { label, kind: 'runtime-direct', runners: runtime.info.concurrency, threads: detector.config.threads, runsPerSecond: round(runs / elapsed), p50: round(h.quantile(0.5)), p95: round(h.quantile(0.95)) };
+  return { label, kind: 'runtime-direct', runners: runtime.info.concurrency, threads: detector.config.threads, runsPerSecond: round(h.count / elapsed), ...perRun(h) };
 }
 
 /**
